@@ -1,0 +1,1 @@
+"""Kafka plumbing: topic catalog, Avro serde, broker management, Faust app, tracing."""
