@@ -1,0 +1,190 @@
+"""The ``hbot`` command line. Every command explains itself with ``--help``.
+
+Errors the user can fix (bad config, unreachable broker, locked ClickHouse) end with one readable
+line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hbot.settings import ConfigError, HbotSettings, load_settings
+
+app = typer.Typer(help="hbot: a crypto market-making desk on Kafka. Start with `hbot demo`.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+topics_app = typer.Typer(help="Create, list and describe the topics of the catalog.", no_args_is_help=True)
+sink_app = typer.Typer(help="The ClickHouse sink: schema migrations and checks.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+app.add_typer(sink_app, name="sink")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class UserError(Exception):
+    """An error with a message meant for the user (printed as one line, exit 2)."""
+
+
+def _settings(ctx: typer.Context) -> HbotSettings:
+    return ctx.obj["settings"]
+
+
+@app.callback()
+def main_options(ctx: typer.Context,
+                 home: Optional[Path] = typer.Option(None, "--home", help="Folder for all local state (default ./.hbot, or HBOT_HOME).")) -> None:
+    """Global options; settings come from HBOT_* environment variables."""
+    ctx.obj = {"settings": load_settings(home=home)}
+
+
+def _runtime(ctx: typer.Context, service: str = "hbot-cli"):  # noqa: ANN202 - Runtime imported lazily for fast --help
+    from hbot.runtime import Runtime
+
+    return Runtime(_settings(ctx), service=service)
+
+
+def _reachable(rt) -> None:  # noqa: ANN001
+    from streams.broker import wait_until_reachable
+
+    wait_until_reachable(rt.kafka_conf, timeout_s=10.0)
+
+
+@app.command()
+def broker(ctx: typer.Context, port: Optional[int] = typer.Option(None, "--port", help="Port to listen on (default HBOT_BROKER_PORT, 9092)."),
+           ensure: bool = typer.Option(True, help="Create the catalog's topics once the broker is up.")) -> None:
+    """Run the embedded Tansu Kafka broker in the foreground (in memory: topics are lost when it stops)."""
+    from streams.admin import ensure_topics
+    from streams.broker import EmbeddedBroker
+
+    s = _settings(ctx)
+    b = EmbeddedBroker(port or s.broker_port, log_file=s.home / "logs" / "broker.log")
+    b.start()
+    try:
+        if ensure:
+            res = ensure_topics({"bootstrap.servers": b.bootstrap})
+            console.print(f"topics: {len(res.created)} created, {len(res.existing)} already there")
+        console.print(f"[bold green]embedded broker listening on {b.bootstrap}[/] (in memory; Ctrl-C stops it)")
+        b.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        b.stop()
+
+
+@topics_app.command("ensure")
+def topics_ensure(ctx: typer.Context) -> None:
+    """Create every catalog topic that does not exist yet (idempotent)."""
+    from streams.admin import ensure_topics
+
+    rt = _runtime(ctx)
+    _reachable(rt)
+    res = ensure_topics(rt.kafka_conf)
+    console.print(f"created {len(res.created)}: {', '.join(res.created) or '-'}")
+    console.print(f"already there {len(res.existing)}")
+
+
+@topics_app.command("list")
+def topics_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List the catalog's topics with partitions, retention and message counts."""
+    from streams.admin import topic_counts
+    from streams.catalog import CATALOG
+
+    rt = _runtime(ctx)
+    _reachable(rt)
+    counts = topic_counts(rt.kafka_conf)
+    if as_json:
+        console.print_json(json.dumps([c.__dict__ for c in counts]))
+        return
+    table = Table(title="hbot topics")
+    for col in ("topic", "schema", "key", "partitions", "retention", "messages"):
+        table.add_column(col, justify="right" if col in ("partitions", "messages") else "left")
+    for c in counts:
+        spec = CATALOG[c.name]
+        retention = "compact" if spec.compacted else (f"{spec.retention_ms // 86_400_000} d" if spec.retention_ms else "forever")
+        table.add_row(c.name, spec.schema, spec.key, str(c.partitions) if c.exists else "missing", retention, f"{c.messages:,}")
+    console.print(table)
+
+
+@topics_app.command("describe")
+def topics_describe(ctx: typer.Context, name: str = typer.Argument(..., help="Topic name, e.g. hb.market.book.v1")) -> None:
+    """Show the catalog entry, the Avro schema's fields and the broker's view of one topic."""
+    from schemas import load_schema_json
+    from streams.admin import describe_topic
+    from streams.catalog import topic
+
+    spec = topic(name)
+    rt = _runtime(ctx)
+    _reachable(rt)
+    info = describe_topic(rt.kafka_conf, name)
+    info["fields"] = [f["name"] for f in load_schema_json(spec.schema)["fields"]]
+    console.print_json(json.dumps(info, default=str))
+
+
+@app.command()
+def worker(ctx: typer.Context,
+           role: str = typer.Option("all", "--role", help="Comma-separated roles (market_data, strategy, risk, execution, kill_switch, signals, reconciliation, sink) or 'all'.")) -> None:
+    """Run the agents of the chosen roles in one process (one role per pod in Kubernetes)."""
+    from hbot.roles import parse_roles
+    from hbot.worker import run_worker
+
+    try:
+        roles = parse_roles(role)
+    except ValueError as exc:
+        raise UserError(f"--role: {exc}") from None
+    rt = _runtime(ctx, service=f"hbot-worker-{role.replace(',', '-')}")
+    rt.setup_observability()
+    _reachable(rt)
+    from streams.admin import ensure_topics
+
+    ensure_topics(rt.kafka_conf)
+    sys.argv = [sys.argv[0], "worker"]  # Faust parses argv; our options are already consumed
+    run_worker(rt, roles, strict=role.strip() != "all")
+
+
+@sink_app.command("migrate")
+def sink_migrate(ctx: typer.Context) -> None:
+    """Create or update the ClickHouse tables from the Avro schemas (versioned, idempotent)."""
+    from sinks.clickhouse.migrations import migrate
+
+    rt = _runtime(ctx)
+    applied = migrate(rt.clickhouse())
+    console.print(f"{len(applied)} migration step(s) applied" + "".join(f"\n  {a.table} v{a.version}" for a in applied))
+
+
+@app.command()
+def demo(ctx: typer.Context,
+         seed: int = typer.Option(7, help="Seed of the deterministic market."),
+         events: int = typer.Option(5000, min=1, help="How many market events to publish."),
+         keep_home: bool = typer.Option(False, help="Keep existing ClickHouse data in the home folder instead of starting fresh.")) -> None:
+    """Run the desk on the embedded broker and ClickHouse, then print what landed, per topic."""
+    from hbot.demo import run_demo
+
+    run_demo(_settings(ctx), seed=seed, n_events=events, fresh=not keep_home, console=console)
+
+
+def main() -> None:
+    """Console-script entry point: runs the CLI and turns known failures into one line + exit 2."""
+    from sinks.clickhouse.client import ClickHouseUnavailable
+    from streams.broker import BrokerUnavailable
+
+    try:
+        app()
+    except (ConfigError, UserError, ClickHouseUnavailable, BrokerUnavailable) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyError as exc:  # unknown topic or schema names
+        err_console.print(f"[bold red]error:[/] {exc.args[0] if exc.args else exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""``hbot worker``: one Faust app running the agents of the chosen roles.
+
+All roles in one process on a laptop, one role per pod in Kubernetes. A role is registered by a
+function ``register(app, runtime)`` in ``processors/<role>/agent.py`` (or the sink for ``sink``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from typing import Any, Callable
+
+import faust
+from mode import Service
+
+from hbot.runtime import Runtime
+from streams.app import create_app
+
+log = logging.getLogger(__name__)
+
+Registrar = Callable[[faust.App, Runtime], None]
+
+
+class RoleNotAvailable(Exception):
+    """A role the CLI knows but this build has no agents for yet."""
+
+
+def _registrar(role: str) -> Registrar:
+    if role == "sink":
+        return register_sink
+    try:
+        module = importlib.import_module(f"processors.{role}.agent")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith(f"processors.{role}"):
+            raise RoleNotAvailable(f"role {role!r} has no agents in this version yet") from None
+        raise
+    return module.register
+
+
+def register_sink(app: faust.App, rt: Runtime) -> None:
+    """The ClickHouse sink as a Faust service: a confluent-kafka loop in a thread.
+
+    The sink uses librdkafka directly rather than a Faust agent: it needs manual commits after each
+    insert and bulk throughput (tens of thousands of rows/s) that aiokafka does not reach.
+    """
+    from sinks.clickhouse.writer import ClickHouseSink
+    from streams.dlq import DeadLetterQueue
+
+    sink = ClickHouseSink(rt.kafka_conf, rt.clickhouse, rt.serde, DeadLetterQueue(rt.producer, "sink"),
+                          batch_size=rt.settings.sink_batch_size, flush_interval_s=rt.settings.sink_flush_interval_s)
+
+    class SinkService(Service):
+        _stop = threading.Event()
+        _thread: threading.Thread | None = None
+
+        async def on_start(self) -> None:
+            self._thread = threading.Thread(target=self._run, name="clickhouse-sink", daemon=True)
+            self._thread.start()
+
+        def _run(self) -> None:
+            try:
+                sink.run(self._stop)
+            except Exception:  # a crash must be loud: the worker's readiness goes down with it
+                log.exception("ClickHouse sink stopped with an error")
+                app.hbot_sink_failed = True  # type: ignore[attr-defined]
+
+        async def on_stop(self) -> None:
+            self._stop.set()
+            if self._thread is not None:
+                await app.loop.run_in_executor(None, self._thread.join, 30)
+
+    app.service(SinkService)
+    app.hbot_readiness.append(("sink", sink.ready.is_set))  # type: ignore[attr-defined]
+
+
+def build_worker_app(rt: Runtime, roles: tuple[str, ...], app_id: str = "hbot", strict: bool = True) -> faust.App:
+    """The Faust app with the agents of ``roles``; ``strict`` fails on roles without agents."""
+    s = rt.settings
+    app = create_app(app_id, s.bootstrap, rt.serde, web_port=s.web_port)
+    app.hbot_readiness = []  # type: ignore[attr-defined]
+    app.hbot_sink_failed = False  # type: ignore[attr-defined]
+    started: list[str] = []
+    for role in roles:
+        try:
+            register = _registrar(role)
+        except RoleNotAvailable:
+            if strict:
+                raise
+            log.warning("role %s has no agents in this version yet; skipped", role)
+            continue
+        register(app, rt)
+        started.append(role)
+    app.hbot_roles = tuple(started)  # type: ignore[attr-defined]
+
+    @app.page("/ready/")
+    async def ready(web: Any, request: Any) -> Any:
+        checks = {name: bool(fn()) for name, fn in app.hbot_readiness}  # type: ignore[attr-defined]
+        ok = all(checks.values()) and not app.hbot_sink_failed  # type: ignore[attr-defined]
+        return web.json({"ready": ok, "roles": list(app.hbot_roles), "checks": checks},  # type: ignore[attr-defined]
+                        status=200 if ok else 503)
+
+    return app
+
+
+def run_worker(rt: Runtime, roles: tuple[str, ...], strict: bool) -> None:
+    """Run the worker in the foreground until SIGINT/SIGTERM."""
+    from faust.worker import Worker
+
+    app = build_worker_app(rt, roles, strict=strict)
+    log.info("worker starting roles %s; joining the consumer group takes a few seconds", ", ".join(app.hbot_roles) or "(none)")  # type: ignore[attr-defined]
+    Worker(app, loglevel=rt.settings.log_level.lower(), quiet=True).execute_from_commandline()

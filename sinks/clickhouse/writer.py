@@ -1,0 +1,220 @@
+"""The sink loop: every catalog topic into its own ClickHouse table, batched and idempotent.
+
+Like a Quix Streams sink: records are buffered per table, a flush writes each table's batch, and
+offsets are committed only after the insert succeeded. Idempotence has two layers:
+- on partition assignment the sink reads ``max(_offset)`` per partition from the table and skips
+  records at or below it (a crash between insert and commit re-delivers them);
+- tables are ReplacingMergeTree on ``event_id``, so even a record produced twice collapses.
+ClickHouse unavailable: the batch is kept, consumption pauses, inserts are retried with backoff and
+the log says so; nothing is lost and no offset moves.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from sinks.clickhouse.ddl import row_converter
+from sinks.clickhouse.migrations import migrate
+from streams.catalog import CATALOG, DLQ_TOPIC, TopicSpec
+from streams.dlq import DeadLetterQueue
+from streams.serde import DecodeError, Serde
+from streams.tracing import consume_span
+
+log = logging.getLogger(__name__)
+
+SINK_GROUP = "hbot-sink"
+
+
+@dataclass
+class SinkStats:
+    """Counters a sink exposes (rows written, dead letters, retries, batches)."""
+
+    rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    skipped_duplicates: int = 0
+    dead_letters: int = 0
+    insert_retries: int = 0
+    batches: int = 0
+
+
+class TableWriter:
+    """Batched inserts for the catalog tables, skipping offsets a table already holds."""
+
+    def __init__(self, client: Any, specs: Iterable[TopicSpec] = CATALOG.values()) -> None:
+        self._client = client
+        self._specs = {s.name: s for s in specs}
+        self._conv = {name: row_converter(s.schema) for name, s in self._specs.items()}
+        self._written: dict[tuple[str, int], int] = {}
+
+    def load_watermarks(self, partitions: Iterable[tuple[str, int]]) -> None:
+        """Read ``max(_offset)`` for each (topic, partition) from its table."""
+        by_topic: dict[str, list[int]] = defaultdict(list)
+        for t, p in partitions:
+            if t in self._specs:
+                by_topic[t].append(p)
+        for t, parts in by_topic.items():
+            rows = self._client.query(
+                f"SELECT _partition, max(_offset) FROM {self._specs[t].table} WHERE _topic = {{t:String}} GROUP BY _partition",
+                parameters={"t": t}).result_rows
+            found = {int(p): int(o) for p, o in rows}
+            for p in parts:
+                self._written[(t, p)] = found.get(p, -1)
+
+    def forget(self, partitions: Iterable[tuple[str, int]]) -> None:
+        """Drop watermarks of partitions this sink no longer owns."""
+        for tp in partitions:
+            self._written.pop(tp, None)
+
+    def write(self, topic: str, records: list[tuple[int, int, dict[str, Any]]], stats: SinkStats) -> int:
+        """Insert ``(partition, offset, record)`` for one topic; returns rows written."""
+        names, convert = self._conv[topic]
+        rows = []
+        high: dict[int, int] = {}
+        for partition, offset, rec in records:
+            if offset <= self._written.get((topic, partition), -1):
+                stats.skipped_duplicates += 1
+                continue
+            rows.append((*convert(rec), topic, partition, offset))
+            high[partition] = max(high.get(partition, -1), offset)
+        if rows:
+            self._client.insert(self._specs[topic].table, rows, column_names=[*names, "_topic", "_partition", "_offset"])
+        for p, o in high.items():
+            self._written[(topic, p)] = o
+        stats.rows[topic] += len(rows)
+        return len(rows)
+
+
+class ClickHouseSink:
+    """Consumes every catalog topic and writes it to ClickHouse; run it with :meth:`run`."""
+
+    def __init__(self, kafka_conf: dict[str, Any], client_factory: Callable[[], Any], serde: Serde,
+                 dlq: DeadLetterQueue, batch_size: int = 20_000, flush_interval_s: float = 0.5,
+                 topics: Iterable[str] | None = None, group: str = SINK_GROUP,
+                 max_backoff_s: float = 30.0) -> None:
+        self._conf = {**kafka_conf, "group.id": group, "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                      "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "fetch.wait.max.ms": 100,
+                      "partition.assignment.strategy": "cooperative-sticky"}
+        self._group = group
+        self._client_factory = client_factory
+        self._serde = serde
+        self._dlq = dlq
+        self._batch_size = batch_size
+        self._flush_interval_s = flush_interval_s
+        self._topics = list(topics) if topics is not None else list(CATALOG)
+        self._max_backoff_s = max_backoff_s
+        self.stats = SinkStats()
+        self.ready = threading.Event()
+        self._client: Any = None
+        self._writer: TableWriter | None = None
+        self._assigned: set[tuple[str, int]] = set()
+
+    # -- ClickHouse, with retry -------------------------------------------------
+    def _with_retry(self, what: str, fn: Callable[[], Any], stop: threading.Event) -> Any:
+        delay = 0.5
+        while True:
+            try:
+                if self._writer is None:
+                    self._client = self._client_factory()
+                    migrate(self._client)
+                    writer = TableWriter(self._client)
+                    # After a reconnect, what the table holds is the truth (a failed insert may
+                    # have landed server-side): reload every owned partition's watermark.
+                    writer.load_watermarks(self._assigned)
+                    self._writer = writer
+                return fn()
+            except Exception as exc:  # any driver/engine error: keep the batch, retry
+                self.stats.insert_retries += 1
+                self._writer = None
+                log.warning("ClickHouse unavailable during %s (%s); retrying in %.1f s — nothing is lost, offsets are not committed",
+                            what, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__, delay)
+                if stop.wait(delay):
+                    raise
+                delay = min(delay * 2, self._max_backoff_s)
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume and write until ``stop`` is set; flushes and commits what it holds before returning."""
+        consumer = Consumer(self._conf)
+        assigned = self._assigned
+
+        def on_assign(c: Consumer, parts: list[TopicPartition]) -> None:
+            tps = [(p.topic, p.partition) for p in parts]
+            assigned.update(tps)
+            self._with_retry("loading offsets", lambda: self._writer.load_watermarks(tps), stop)  # type: ignore[union-attr]
+            self.ready.set()
+
+        def on_revoke(c: Consumer, parts: list[TopicPartition]) -> None:
+            self._flush(consumer, buffer, pending, stop)
+            tps = [(p.topic, p.partition) for p in parts]
+            assigned.difference_update(tps)
+            if self._writer is not None:
+                self._writer.forget(tps)
+
+        buffer: dict[str, list[tuple[int, int, dict[str, Any]]]] = defaultdict(list)
+        pending: dict[tuple[str, int], int] = {}
+        self._with_retry("connecting", lambda: None, stop)
+        consumer.subscribe(self._topics, on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
+        log.info("sink joining consumer group %s for %d topics (the first join can take a few seconds)", self._group, len(self._topics))
+        last_flush = time.monotonic()
+        held = 0
+        try:
+            while not stop.is_set():
+                msgs = consumer.consume(min(self._batch_size, 10_000), timeout=0.1)
+                for m in msgs:
+                    err = m.error()
+                    if err is not None:
+                        if err.code() != KafkaError._PARTITION_EOF:
+                            log.warning("consumer error: %s", err)
+                        continue
+                    self._accept(m, buffer)
+                    pending[(m.topic(), m.partition())] = m.offset() + 1
+                    held += 1
+                if held >= self._batch_size or (held and time.monotonic() - last_flush >= self._flush_interval_s):
+                    self._flush(consumer, buffer, pending, stop)
+                    held = 0
+                    last_flush = time.monotonic()
+        finally:
+            try:
+                if held:
+                    self._flush(consumer, buffer, pending, stop)
+            finally:
+                consumer.close()
+
+    def _accept(self, m: Any, buffer: dict[str, list[tuple[int, int, dict[str, Any]]]]) -> None:
+        topic = m.topic()
+        spec = CATALOG.get(topic)
+        with consume_span(topic, m.partition(), m.offset(), m.headers(), self._group):
+            if spec is None:
+                return
+            try:
+                rec = self._serde.decode(m.value(), spec.schema, topic)
+            except DecodeError as exc:
+                self.stats.dead_letters += 1
+                if topic == DLQ_TOPIC:
+                    log.error("undecodable record on the DLQ itself at %s[%d]@%d: %s (left in place)", topic, m.partition(), m.offset(), exc)
+                    return
+                self._dlq.send(topic, m.partition(), m.offset(), m.key(), m.value(), exc.kind, exc.reason, m.headers())
+                return
+            buffer[topic].append((m.partition(), m.offset(), rec))
+
+    def _flush(self, consumer: Consumer, buffer: dict[str, list[tuple[int, int, dict[str, Any]]]],
+               pending: dict[tuple[str, int], int], stop: threading.Event) -> None:
+        if not pending:
+            return
+        for topic in list(buffer):
+            records = buffer[topic]
+            if records:
+                self._with_retry(f"insert into {CATALOG[topic].table}",
+                                 lambda: self._writer.write(topic, records, self.stats), stop)  # type: ignore[union-attr]
+        buffer.clear()
+        # Dead letters must be durable before the offsets of their sources move on.
+        self._dlq.flush()
+        offsets = [TopicPartition(t, p, o) for (t, p), o in pending.items()]
+        consumer.commit(offsets=offsets, asynchronous=False)
+        pending.clear()
+        self.stats.batches += 1
