@@ -159,6 +159,27 @@ def sink_migrate(ctx: typer.Context) -> None:
 
 
 @app.command()
+def sql(ctx: typer.Context, query: str = typer.Argument(..., help="A SELECT (or SHOW/DESCRIBE) statement."),
+        as_json: bool = typer.Option(False, "--json", help="Print rows as JSON (column name -> value).")) -> None:
+    """Run a read-only query against the desk's ClickHouse (embedded chDB or HBOT_CLICKHOUSE_DSN)."""
+    first = query.lstrip().split(None, 1)[0].upper() if query.strip() else ""
+    if first not in ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN"):
+        raise UserError("hbot sql runs read-only statements only (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN)")
+    rt = _runtime(ctx)
+    res = rt.clickhouse().query(query)
+    if as_json:
+        rows = [dict(zip(res.column_names, r)) for r in res.result_rows]
+        sys.stdout.write(json.dumps(rows, default=str) + "\n")
+        return
+    table = Table()
+    for c in res.column_names:
+        table.add_column(c)
+    for r in res.result_rows:
+        table.add_row(*[str(v) for v in r])
+    console.print(table)
+
+
+@app.command()
 def demo(ctx: typer.Context,
          seed: int = typer.Option(7, help="Seed of the deterministic market."),
          events: int = typer.Option(5000, min=1, help="How many market events to publish."),

@@ -69,26 +69,11 @@ def seeded_market(seed: int, n_events: int, market: str = "synthetic:BTC/USDT:US
                                         "source": "synthetic", "sim_regime": None}
 
 
-def _committed(conf: dict[str, Any], group: str, topics: list[str]) -> int:
-    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-    from confluent_kafka.admin import AdminClient
-
-    from streams.catalog import CATALOG
-
-    admin = AdminClient(conf)
-    tps = [TopicPartition(t, p) for t in topics for p in range(CATALOG[t].partitions)]
-    fut = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tps)])[group]
-    try:
-        return sum(max(tp.offset, 0) for tp in fut.result().topic_partitions)
-    except Exception:
-        return 0  # the group does not exist until the sink's first commit
-
-
 def run_demo(settings: HbotSettings, seed: int, n_events: int, fresh: bool, console: Console) -> dict[str, int]:
     """Run the demo and print per-topic counts from ClickHouse; returns them."""
     from sinks.clickhouse.client import connect
     from sinks.clickhouse.writer import SINK_GROUP
-    from streams.admin import ensure_topics
+    from streams.admin import committed_total, ensure_topics
     from streams.broker import EmbeddedBroker, free_port
     from streams.catalog import CATALOG
     from streams.producer import EventProducer
@@ -131,7 +116,7 @@ def run_demo(settings: HbotSettings, seed: int, n_events: int, fresh: bool, cons
             task2 = progress.add_task("sink: waiting for the consumer group join, then writing", total=total)
             deadline = time.monotonic() + 120
             while True:
-                done = _committed(conf, SINK_GROUP, list(produced))
+                done = committed_total(conf, SINK_GROUP, list(produced))
                 progress.update(task2, completed=done)
                 if done >= total:
                     break

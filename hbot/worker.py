@@ -109,4 +109,4 @@ def run_worker(rt: Runtime, roles: tuple[str, ...], strict: bool) -> None:
 
     app = build_worker_app(rt, roles, strict=strict)
     log.info("worker starting roles %s; joining the consumer group takes a few seconds", ", ".join(app.hbot_roles) or "(none)")  # type: ignore[attr-defined]
-    Worker(app, loglevel=rt.settings.log_level.lower(), quiet=True).execute_from_commandline()
+    Worker(app, loglevel={"WARNING": "warn"}.get(rt.settings.log_level, rt.settings.log_level.lower()), quiet=True).execute_from_commandline()

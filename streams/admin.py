@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetSpec
 
 from streams.catalog import CATALOG, TopicSpec
@@ -124,3 +124,18 @@ def describe_topic(conf: dict[str, Any], name: str, timeout_s: float = 10.0) -> 
         except KafkaException as exc:
             info["broker_config_error"] = str(exc)
     return info
+
+
+def committed_total(conf: dict[str, Any], group: str, topics: Iterable[str], timeout_s: float = 10.0) -> int:
+    """Sum of a consumer group's committed offsets over ``topics`` (0 before its first commit).
+
+    On topics that start empty this is how many records the group has fully processed; the sink
+    commits only after its insert, so it is also how many rows are safely in ClickHouse.
+    """
+    admin = AdminClient(conf)
+    tps = [TopicPartition(t, p) for t in topics for p in range(CATALOG[t].partitions)]
+    fut = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tps)], request_timeout=timeout_s)[group]
+    try:
+        return sum(max(tp.offset, 0) for tp in fut.result().topic_partitions)
+    except KafkaException:
+        return 0
