@@ -25,6 +25,8 @@ class TopicSpec:
     retention_ms: int | None
     compacted: bool = False
     description: str = ""
+    sink: bool = True
+    """False for derived logs the ClickHouse sink skips (their content is already in the source tables)."""
     extra_config: tuple[tuple[str, str], ...] = field(default=())
 
     @property
@@ -65,12 +67,19 @@ _TOPICS: tuple[TopicSpec, ...] = (
     _t("hb.audit.v1", "audit", "instance", 3, 365, "Kill-switch actions, alarms, config changes"),
     _t("hb.reconciliation.v1", "reconciliation", "market", 3, 90, "Exchange vs internal inventory"),
     _t("hb.dlq.v1", "dlq", "source_topic", 3, 30, "Undecodable or invalid input with its origin and reason"),
+    _t("hb.sequenced.v1", "sequenced", "market", 6, 7, "Per-market interleaving of every decision input (the sequencer's log)", sink=False),
 )
 
 CATALOG: MappingProxyType[str, TopicSpec] = MappingProxyType({t.name: t for t in _TOPICS})
 
 MARKET_TOPICS = ("hb.market.book.v1", "hb.market.trade.v1", "hb.market.candle.v1", "hb.market.funding.v1")
 DLQ_TOPIC = "hb.dlq.v1"
+SEQUENCED_TOPIC = "hb.sequenced.v1"
+SEQUENCED_SOURCES = MARKET_TOPICS + (
+    "hb.signal.v1", "hb.execution_intent.v1", "hb.quote.v1", "hb.order.v1", "hb.order_update.v1", "hb.fill.v1", "hb.guard.v1",
+)
+"""Topics the sequencer merges: everything a market's strategy, risk gate or paper venue decides on."""
+SINK_TOPICS = tuple(name for name, spec in CATALOG.items() if spec.sink)
 
 
 def topic(name: str) -> TopicSpec:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from sinks.clickhouse.ddl import META_COLUMNS, columns_for_schema, create_table_sql
-from streams.catalog import CATALOG, TopicSpec
+from streams.catalog import CATALOG, SINK_TOPICS, TopicSpec
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _record(client: Any, table: str, version: int, stmt: str) -> Applied:
     return Applied(table, version, stmt)
 
 
-def migrate(client: Any, specs: Iterable[TopicSpec] = CATALOG.values()) -> list[Applied]:
+def migrate(client: Any, specs: Iterable[TopicSpec] = tuple(CATALOG[t] for t in SINK_TOPICS)) -> list[Applied]:
     """Create missing tables and add missing columns; idempotent. Returns what was applied."""
     client.command(
         f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (table_name String, version UInt32, statement String, "
