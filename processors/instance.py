@@ -1,0 +1,89 @@
+"""Typed configs of one trading instance, built once from its instances-YAML entry.
+
+The YAML keeps each part's settings as a mapping (``strategy``, ``risk.gate``, ``risk.guard``,
+``rules``, ``paper``); this module turns them into the frozen config objects the cores take, and
+reports a bad value with its full path in the YAML (``instances[bot1].risk.gate.max_base_pct``)
+and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from hbot.settings import ConfigError, InstanceConfig, describe_validation_error
+from processors.execution.paper import PaperExchangeConfig
+from processors.kill_switch.core import KillSwitchConfig
+from processors.risk import GateConfig, GuardConfig, MarketRules
+from processors.strategy.config import EppV24Config
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _build(model: type[M], values: Mapping[str, Any], where: str) -> M:
+    try:
+        return model.model_validate(dict(values))
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, prefix=f"{where}.", source="the instances file")) from None
+
+
+@dataclass(frozen=True)
+class InstanceSetup:
+    """Everything the desk's processors need to know about one instance, validated."""
+
+    instance: InstanceConfig
+    strategy: EppV24Config
+    gate: GateConfig
+    guard: GuardConfig
+    rules: MarketRules
+    paper: PaperExchangeConfig
+    kill_switch: KillSwitchConfig
+
+    @property
+    def id(self) -> str:
+        """Instance id."""
+        return self.instance.id
+
+    @property
+    def market(self) -> str:
+        """Market key ``exchange:symbol``."""
+        return self.instance.market
+
+
+def instance_setup(inst: InstanceConfig) -> InstanceSetup:
+    """Validate every part of ``inst``; raises :class:`ConfigError` naming the YAML path of a bad value."""
+    where = f"instances[{inst.id}]"
+    risk = dict(inst.risk)
+    unknown = set(risk) - {"gate", "guard"}
+    if unknown:
+        raise ConfigError(f"{where}.risk has unknown keys {sorted(unknown)}; use risk.gate and risk.guard")
+    strategy = _build(EppV24Config, {"is_perp": inst.market_type == "perp", **inst.strategy}, f"{where}.strategy")
+    rules_values = {"tick_size": strategy.tick_size, "lot_size": strategy.lot_size, "min_size": strategy.lot_size, **inst.rules}
+    paper_values = {"is_perp": inst.market_type == "perp", "maker_fee_bps": strategy.maker_fee_bps, **inst.paper}
+    return InstanceSetup(
+        instance=inst,
+        strategy=strategy,
+        gate=_build(GateConfig, risk.get("gate", {}), f"{where}.risk.gate"),
+        guard=_build(GuardConfig, risk.get("guard", {}), f"{where}.risk.guard"),
+        rules=_build(MarketRules, rules_values, f"{where}.rules"),
+        paper=_build(PaperExchangeConfig, paper_values, f"{where}.paper"),
+        kill_switch=_build(KillSwitchConfig, inst.kill_switch, f"{where}.kill_switch"),
+    )
+
+
+DEMO_MARKET = "synthetic:BTC/USDT:USDT"
+
+
+def demo_instance() -> InstanceConfig:
+    """The instance the embedded desk trades when no instances file is given: paper, on the synthetic BTC perp."""
+    return InstanceConfig(
+        id="demo",
+        exchange="synthetic",
+        symbol="BTC/USDT:USDT",
+        market_type="perp",
+        execution="paper",
+        strategy={"tick_size": 0.1, "lot_size": 0.001, "total_amount_quote": 10_000.0},
+        paper={"initial_balance_quote": 10_000.0},
+    )

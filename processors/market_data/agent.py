@@ -1,0 +1,112 @@
+"""The market_data role: the per-market sequencer, and the synthetic market publisher.
+
+The sequencer is a Faust agent over every decision input topic; it forwards each record into its
+market's partition of ``hb.sequenced.v1`` (see ``processors/market_data/sequencer.py``), after
+checking it decodes with its topic's schema (bad records go to the DLQ). It is stateless: a
+restart may forward a tail twice, and the desk processors drop the repeats by source offset.
+
+With ``HBOT_MARKET_SOURCE=synthetic`` (the default) the role also publishes the seeded synthetic
+market at ``HBOT_MARKET_SPEED`` x real time, from a thread with its own librdkafka producer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Iterable
+
+import faust
+from mode import Service
+
+from hbot.runtime import Runtime
+from processors.market_data.pacing import Pacer
+from processors.market_data.sequencer import envelopes
+from streams.catalog import DLQ_TOPIC, SEQUENCED_SOURCES, SEQUENCED_TOPIC, topic
+from streams.dlq import dead_letter
+from streams.producer import EventProducer
+from streams.serde import DecodeError
+
+log = logging.getLogger(__name__)
+
+
+def publish_market(producer: EventProducer, events: Iterable[tuple[str, dict[str, Any]]], speed: float,
+                   stop: threading.Event | None = None, on_event: Callable[[int], None] | None = None,
+                   clock: Callable[[], float] = time.monotonic) -> int:
+    """Publish ``(topic, record)`` events in order, paced by event time; returns how many were sent."""
+    pacer = Pacer(speed)
+    stop = stop or threading.Event()
+    n = 0
+    for name, rec in events:
+        wait = pacer.delay_s(int(rec["event_time"]), clock())
+        if wait > 0 and stop.wait(wait):
+            break
+        if stop.is_set():
+            break
+        producer.send(name, rec)
+        n += 1
+        if on_event is not None:
+            on_event(n)
+    producer.flush()
+    return n
+
+
+def _register_sequencer(app: faust.App, rt: Runtime) -> None:
+    serde = rt.serde
+    markets_of: dict[str, tuple[str, ...]] = {}
+    for s in rt.instances:
+        markets_of[s.id] = markets_of.get(s.id, ()) + (s.market,)
+    source = app.topic(*SEQUENCED_SOURCES, value_serializer="raw", key_serializer="raw")
+    out = app.topic(SEQUENCED_TOPIC, value_serializer="raw", key_serializer="raw")
+    dlq = app.topic(DLQ_TOPIC, value_serializer="raw", key_serializer="raw")
+
+    @app.agent(source, name="hbot.sequencer")
+    async def sequence(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            try:
+                record = serde.decode(event.value, topic(msg.topic).schema, msg.topic)
+            except DecodeError as exc:
+                rec = dead_letter(msg.topic, msg.partition, msg.offset, msg.key, event.value, exc.reason, exc.kind,
+                                  "sequencer", list(msg.headers or []), now_us=time.time_ns() // 1000)
+                await dlq.send(key=msg.topic.encode(), value=serde.encode("dlq", rec, DLQ_TOPIC))
+                log.warning("sequencer: dead letter from %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc.reason)
+                continue
+            now = time.time_ns() // 1000
+            for env in envelopes(msg.topic, msg.partition, msg.offset, event.value, record, markets_of):
+                env["produce_time"] = now
+                await out.send(key=env["market"].encode(), value=serde.encode("sequenced", env, SEQUENCED_TOPIC))
+
+
+def _register_synthetic(app: faust.App, rt: Runtime) -> None:
+    from processors.market_data.synthetic import SyntheticMarket, SyntheticMarketConfig
+
+    s = rt.settings
+    market = SyntheticMarket(SyntheticMarketConfig(seed=s.market_seed))
+
+    def endless() -> Iterable[tuple[str, dict[str, Any]]]:
+        while True:  # a day at a time: the generator keeps its own state across calls
+            yield from market.iter_span(86_400_000_000)
+
+    class SyntheticPublisher(Service):
+        _stop = threading.Event()
+
+        async def on_start(self) -> None:
+            threading.Thread(target=self._run, name="synthetic-market", daemon=True).start()
+
+        def _run(self) -> None:
+            log.info("publishing the synthetic market (seed %d) at x%s", s.market_seed, s.market_speed or "max")
+            producer = EventProducer(rt.kafka_conf, rt.serde)
+            publish_market(producer, endless(), s.market_speed, self._stop)
+
+        async def on_stop(self) -> None:
+            self._stop.set()
+
+    app.service(SyntheticPublisher)
+
+
+def register(app: faust.App, rt: Runtime) -> None:
+    """The sequencer, plus the synthetic publisher when the market source is synthetic."""
+    _register_sequencer(app, rt)
+    if rt.settings.market_source == "synthetic":
+        _register_synthetic(app, rt)
