@@ -1,0 +1,7 @@
+"""Live execution through ccxt: the venue (``venue.py``), its config, and the exchange builder."""
+
+from processors.execution.live.config import LiveVenueConfig, RetryPolicy
+from processors.execution.live.exchange import build_exchange
+from processors.execution.live.venue import CcxtVenue, OrphanReport, VenueError
+
+__all__ = ["CcxtVenue", "LiveVenueConfig", "OrphanReport", "RetryPolicy", "VenueError", "build_exchange"]
