@@ -286,14 +286,16 @@ def test_when_production_values_are_used_then_every_optional_piece_renders() -> 
     assert "pre-upgrade" in job["metadata"]["annotations"]["helm.sh/hook"]
 
 
-def test_when_grafana_is_on_and_no_dashboards_exist_then_only_the_datasource_renders() -> None:
+def test_when_grafana_is_on_then_the_datasource_and_one_configmap_per_shipped_dashboard_render() -> None:
     # Act
     configmaps = of_kind(render(sets=("grafana.enabled=true",)), "ConfigMap")
 
-    # Assert: no placeholder dashboards
+    # Assert: files/dashboards links to sinks/grafana/dashboards; each file is one ConfigMap, no placeholders
+    shipped = {p.name: p.read_text() for p in (CHART_DIR / "files" / "dashboards").glob("*.json")}
     labelled = [c for c in configmaps if c["metadata"]["labels"].get("grafana_dashboard") == "1"]
     datasource = [c for c in configmaps if c["metadata"]["labels"].get("grafana_datasource") == "1"]
-    assert labelled == []
+    assert len(shipped) >= 3
+    assert {k: v for c in labelled for k, v in c["data"].items()} == {k: v.rstrip("\n") for k, v in shipped.items()}
     assert len(datasource) == 1
     assert "${HBOT_CLICKHOUSE_GRAFANA_PASSWORD}" in next(iter(datasource[0]["data"].values()))
 
@@ -302,6 +304,7 @@ def test_when_dashboard_files_exist_then_each_becomes_a_sidecar_configmap(tmp_pa
     # Arrange: a copy of the chart with one dashboard file (symlinks resolved)
     chart = tmp_path / "hbot"
     shutil.copytree(CHART_DIR, chart, symlinks=False)
+    shutil.rmtree(chart / "files" / "dashboards", ignore_errors=True)  # only this test's dashboard
     (chart / "files" / "dashboards").mkdir(exist_ok=True)
     dashboard = '{"title": "hbot TCA", "panels": []}'
     (chart / "files" / "dashboards" / "tca_daily.json").write_text(dashboard)
