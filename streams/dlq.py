@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 from processors.ids import make_id
 from streams.catalog import DLQ_TOPIC
+from streams.metrics import desk_metrics
 from streams.producer import EventProducer
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class DeadLetterQueue:
         self._producer.send(DLQ_TOPIC, rec, key=source_topic.encode())
         k = (source_topic, error_type)
         self.counts[k] = self.counts.get(k, 0) + 1
+        desk_metrics().dlq(source_topic, self.processor)
         log.warning("dead letter from %s[%d]@%d (%s): %s", source_topic, partition, offset, error_type, reason)
 
     def flush(self) -> None:
