@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hbot.cli_archive import archive_command, replay_command, restore_command
+from hbot.cli_data import data_app
 from hbot.settings import ConfigError, HbotSettings, load_settings
 
 app = typer.Typer(help="hbot: a crypto market-making desk on Kafka. Start with `hbot demo`.",
@@ -24,6 +26,15 @@ topics_app = typer.Typer(help="Create, list and describe the topics of the catal
 sink_app = typer.Typer(help="The ClickHouse sink: schema migrations and checks.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 app.add_typer(sink_app, name="sink")
+from hbot.cli_report import export as export_command, report_app, tca as tca_command  # noqa: E402
+
+app.add_typer(report_app, name="report")
+app.command("tca")(tca_command)
+app.command("export")(export_command)
+app.add_typer(data_app, name="data")
+app.command("archive")(archive_command)
+app.command("restore")(restore_command)
+app.command("replay")(replay_command)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -181,13 +192,18 @@ def sql(ctx: typer.Context, query: str = typer.Argument(..., help="A SELECT (or 
 
 @app.command()
 def demo(ctx: typer.Context,
-         seed: int = typer.Option(7, help="Seed of the deterministic market."),
-         events: int = typer.Option(5000, min=1, help="How many market events to publish."),
+         seed: int = typer.Option(7, help="Seed of the synthetic market: the same seed gives the same market."),
+         span: str = typer.Option("2h", help="Simulated time to run, e.g. 2h, 1d, 90m (a day takes tens of minutes on 2 cores)."),
+         window: float = typer.Option(5.0, min=0.1, help="Most event-time seconds the market may run ahead of the desk."),
          keep_home: bool = typer.Option(False, help="Keep existing ClickHouse data in the home folder instead of starting fresh.")) -> None:
-    """Run the desk on the embedded broker and ClickHouse, then print what landed, per topic."""
-    from hbot.demo import run_demo
+    """Run the whole desk (market, strategy, risk, paper execution, kill switch, sink) on the embedded broker and ClickHouse, then summarise."""
+    from hbot.demo import parse_span, run_demo
 
-    run_demo(_settings(ctx), seed=seed, n_events=events, fresh=not keep_home, console=console)
+    try:
+        span_us = parse_span(span)
+    except ValueError as exc:
+        raise UserError(f"--span: {exc}") from None
+    run_demo(_settings(ctx), seed=seed, span_us=span_us, window_s=window, fresh=not keep_home, console=console)
 
 
 def main() -> None:

@@ -1,81 +1,99 @@
-"""``hbot demo``: the desk on the embedded broker and embedded ClickHouse, end to end.
+"""``hbot demo``: the whole desk on the embedded broker and embedded ClickHouse, end to end.
 
-Today: start the embedded broker, ensure topics, run a worker with the ClickHouse sink in a child
-process, publish a deterministic market, wait until the sink has committed every record, stop the
-worker (chDB on disk is single-process), then read per-topic counts back from ClickHouse.
+1. Start the embedded broker (or use ``HBOT_KAFKA_BOOTSTRAP``) and create the topics.
+2. Start two workers: the desk (sequencer, strategy, risk, paper execution, kill switch) and the
+   ClickHouse sink, in child processes (two processes use both cores; chDB is single-process).
+3. Publish the seeded synthetic market over the chosen span. The publisher never runs more than
+   ``window`` seconds of event time ahead of the slowest desk role (read from the desk's
+   ``/progress/`` view), so the desk's quotes, orders and fills stay close to the market in event
+   time whatever the machine's speed.
+4. Wait until the desk and the sink are idle, stop both workers, and summarise from ClickHouse.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections import Counter
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from hbot.settings import HbotSettings
 
-
-def seeded_market(seed: int, n_events: int, market: str = "synthetic:BTC/USDT:USDT",
-                  start_us: int = 1_767_225_600_000_000) -> Iterator[tuple[str, dict[str, Any]]]:
-    """A small deterministic market (random-walk book, trades, 1m candles, funding) for the demo."""
-    import random
-
-    from processors.ids import make_id
-
-    rng = random.Random(seed)
-    mid = 90_000.0
-    t = start_us
-    candle: dict[str, Any] | None = None
-    for i in range(n_events):
-        t += 250_000
-        mid *= 1.0 + rng.gauss(0.0, 0.0002)
-        half = mid * 0.5e-4
-        if i % 3 == 0:
-            trade_price = round(mid + (half if rng.random() < 0.5 else -half), 1)
-            side = "BUY" if trade_price > mid else "SELL"
-            yield "hb.market.trade.v1", {"event_id": make_id("trade", market, seed, i), "event_time": t, "market": market,
-                                         "trade_id": f"{seed}-{i}", "price": trade_price, "size": round(rng.expovariate(20.0), 4),
-                                         "aggressor_side": side, "sequence": i, "source": "synthetic", "informed": None}
-            minute = t // 60_000_000 * 60_000_000
-            if candle is not None and candle["open_time"] != minute:
-                yield "hb.market.candle.v1", candle
-                candle = None
-            if candle is None:
-                candle = {"event_id": make_id("candle", market, minute), "event_time": minute + 60_000_000, "market": market,
-                          "interval": "1m", "open_time": minute, "open": trade_price, "high": trade_price, "low": trade_price,
-                          "close": trade_price, "volume": 0.0, "trade_count": 0, "source": "synthetic"}
-            candle.update(high=max(candle["high"], trade_price), low=min(candle["low"], trade_price), close=trade_price,
-                          volume=candle["volume"] + 1.0, trade_count=candle["trade_count"] + 1)
-        elif i % 500 == 1:
-            yield "hb.market.funding.v1", {"event_id": make_id("funding", market, seed, i), "event_time": t, "market": market,
-                                           "funding_rate": round(rng.gauss(0.0001, 0.00005), 6),
-                                           "next_funding_time": (t // 28_800_000_000 + 1) * 28_800_000_000,
-                                           "mark_price": mid, "is_settlement": False, "source": "synthetic"}
-        else:
-            bids = [{"price": round(mid - half - k * 0.1 * (1 + k), 1), "size": round(0.5 + rng.random(), 3)} for k in range(10)]
-            asks = [{"price": round(mid + half + k * 0.1 * (1 + k), 1), "size": round(0.5 + rng.random(), 3)} for k in range(10)]
-            yield "hb.market.book.v1", {"event_id": make_id("book", market, seed, i), "event_time": t, "market": market,
-                                        "sequence": i, "bids": bids, "asks": asks, "mid": (bids[0]["price"] + asks[0]["price"]) / 2,
-                                        "spread_bps": (asks[0]["price"] - bids[0]["price"]) / mid * 1e4,
-                                        "source": "synthetic", "sim_regime": None}
+DESK_ROLES = "market_data,strategy,risk,execution,kill_switch"
+LOOP_ROLES = ("strategy", "risk", "execution")
 
 
-def run_demo(settings: HbotSettings, seed: int, n_events: int, fresh: bool, console: Console) -> dict[str, int]:
-    """Run the demo and print per-topic counts from ClickHouse; returns them."""
+@dataclass
+class _Worker:
+    name: str
+    proc: subprocess.Popen
+    port: int
+    log: Path
+
+    def check(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the {self.name} worker exited with code {self.proc.returncode}; see {self.log}")
+
+    def progress(self) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/progress/", timeout=2) as resp:
+                return json.loads(resp.read())["roles"]
+        except OSError:
+            return None
+
+    def stop(self, timeout: float = 60) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _start_worker(name: str, roles: str, env: dict[str, str], home: Path) -> _Worker:
+    from streams.broker import free_port
+
+    port = free_port()
+    log = home / "logs" / f"demo-{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "hbot.cli", "worker", "--role", roles],
+                            env={**env, "HBOT_WEB_PORT": str(port)}, stdout=open(log, "w"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    return _Worker(name, proc, port, log)
+
+
+def parse_span(span: str) -> int:
+    """'1d', '6h', '90m', '30s' -> microseconds; raises ValueError with the accepted forms."""
+    units = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+    span = span.strip().lower()
+    if len(span) < 2 or span[-1] not in units:
+        raise ValueError(f"span {span!r}: use a number and a unit d, h, m or s, e.g. 1d or 6h")
+    try:
+        value = float(span[:-1])
+    except ValueError:
+        raise ValueError(f"span {span!r}: use a number and a unit d, h, m or s, e.g. 1d or 6h") from None
+    if value <= 0:
+        raise ValueError(f"span {span!r} must be positive")
+    return int(value * units[span[-1]] * 1_000_000)
+
+
+def run_demo(settings: HbotSettings, seed: int, span_us: int, window_s: float, fresh: bool, console: Console) -> dict[str, Any]:
+    """Run the demo; prints and returns the summary (also written under HOME/reports/demo/)."""
+    from processors.market_data.agent import publish_market
+    from processors.market_data.synthetic import SyntheticMarket, SyntheticMarketConfig
     from sinks.clickhouse.client import connect
-    from sinks.clickhouse.writer import SINK_GROUP
-    from streams.admin import committed_total, ensure_topics
+    from streams.admin import ensure_topics
     from streams.broker import EmbeddedBroker, free_port
-    from streams.catalog import CATALOG
     from streams.producer import EventProducer
     from streams.serde import serde_from_settings
 
@@ -91,59 +109,184 @@ def run_demo(settings: HbotSettings, seed: int, n_events: int, fresh: bool, cons
     else:
         bootstrap = settings.kafka_bootstrap
     conf = {**settings.kafka_client_config(), "bootstrap.servers": bootstrap, "log.connection.close": False}
-    worker = None
+    workers: list[_Worker] = []
+    started = time.monotonic()
     try:
         ensure_topics(conf)
-        env = {**os.environ, "HBOT_KAFKA_BOOTSTRAP": bootstrap, "HBOT_HOME": str(home), "HBOT_WEB_PORT": str(free_port())}
-        log_path = home / "logs" / "demo-worker.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        console.print(f"starting a worker with the ClickHouse sink (log: {log_path}) ...")
-        worker = subprocess.Popen([sys.executable, "-m", "hbot.cli", "worker", "--role", "sink"], env=env,
-                                  stdout=open(log_path, "w"), stderr=subprocess.STDOUT)  # noqa: SIM115
+        env = {**os.environ, "HBOT_KAFKA_BOOTSTRAP": bootstrap, "HBOT_HOME": str(home), "HBOT_MARKET_SOURCE": "none",
+               "HBOT_DEADMAN_AFTER_S": "0"}  # the demo pauses the market while the desk catches up: not a dead desk
+        console.print(f"starting the desk ({DESK_ROLES}) and the ClickHouse sink (logs in {home / 'logs'}) ...")
+        desk = _start_worker("desk", DESK_ROLES, env, home)
+        sink = _start_worker("sink", "sink", env, home)
+        workers += [desk, sink]
+        market = SyntheticMarket(SyntheticMarketConfig(seed=seed))
+        t0 = market.start_us
         producer = EventProducer(conf, serde_from_settings(settings.schema_registry_url))
-        produced: Counter[str] = Counter()
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as progress:
-            task = progress.add_task("publishing market events", total=n_events)
-            for i, (topic_name, rec) in enumerate(seeded_market(seed, n_events)):
-                producer.send(topic_name, rec)
-                produced[topic_name] += 1
-                if i % 500 == 0:
-                    progress.update(task, completed=min(i, n_events))
-            producer.flush()
-            progress.update(task, completed=n_events)
-            total = sum(produced.values())
-            task2 = progress.add_task("sink: waiting for the consumer group join, then writing", total=total)
-            deadline = time.monotonic() + 120
-            while True:
-                done = committed_total(conf, SINK_GROUP, list(produced))
-                progress.update(task2, completed=done)
-                if done >= total:
-                    break
-                if worker.poll() is not None:
-                    raise RuntimeError(f"the worker exited with code {worker.returncode}; see {log_path}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the sink did not catch up within 120 s ({done}/{total}); see {log_path}")
-                time.sleep(0.3)
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(60)
-        worker = None
+        window_us = int(window_s * 1e6)
+        sim_hours = span_us / 3.6e9
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                      TimeRemainingColumn(), console=console) as progress:
+            task = progress.add_task(f"simulating {sim_hours:g} h of market (seed {seed})", total=span_us, info="waiting for the desk to join")
+            gate = _DeskGate(desk, window_us, t0)
+
+            def paced(events: Any) -> Any:
+                for i, (name, rec) in enumerate(events):
+                    gate.wait_until(int(rec["event_time"]))
+                    if i % 200 == 0:
+                        progress.update(task, completed=int(rec["event_time"]) - t0, info=gate.info())
+                    yield name, rec
+
+            published = publish_market(producer, paced(market.iter_span(span_us)), speed=0)
+            progress.update(task, completed=span_us, info=f"{published:,} market events published")
+            drain = progress.add_task("desk and sink: finishing the queue", total=None, info="")
+            _drain(desk, sink, conf, lambda s: progress.update(drain, info=s))
+        desk.stop()
+        sink.stop()
+        workers.clear()
         client = connect(settings.effective_clickhouse_dsn)
-        counts: dict[str, int] = {}
-        table = Table(title=f"hbot demo (seed {seed}): events per topic, published vs in ClickHouse")
-        for col in ("topic", "published", "in ClickHouse"):
-            table.add_column(col, justify="left" if col == "topic" else "right")
-        for name, spec in CATALOG.items():
-            n = int(client.query(f"SELECT count() FROM {spec.table} FINAL").result_rows[0][0])
-            counts[name] = n
-            if n or produced[name]:
-                table.add_row(name, f"{produced[name]:,}", f"{n:,}")
-        console.print(table)
-        ok = all(counts[t] == produced[t] for t in produced)
-        console.print("[bold green]every published event is in ClickHouse[/]" if ok else "[bold red]counts differ: see the worker log[/]")
-        return counts
+        summary = summarise(client, seed=seed, span_us=span_us, published=published, wall_s=time.monotonic() - started)
+        _print_summary(summary, console)
+        summary["reports"] = _reports(client, home, t0, span_us, summary["fills"], console)
+        out = home / "reports" / "demo" / f"summary-seed{seed}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(summary, indent=2, default=str))
+        console.print(f"summary JSON: {out}")
+        return summary
     finally:
-        if worker is not None:
-            worker.kill()
+        for w in workers:
+            w.proc.kill()
         if broker is not None:
             broker.stop()
+
+
+class _DeskGate:
+    """Blocks the publisher while the slowest loop role is more than ``window_us`` of event time behind."""
+
+    def __init__(self, desk: _Worker, window_us: int, start_us: int) -> None:
+        self.desk, self.window_us, self.start_us = desk, window_us, start_us
+        self.desk_us = 0
+        self.waits = 0
+
+    def wait_until(self, event_time_us: int) -> None:
+        while event_time_us > max(self.desk_us, self.start_us) + self.window_us:
+            self.desk.check()
+            roles = self.desk.progress()
+            if roles and all(r in roles for r in LOOP_ROLES):
+                self.desk_us = min(roles[r]["event_time_us"] for r in LOOP_ROLES)
+            self.waits += 1
+            if event_time_us > max(self.desk_us, self.start_us) + self.window_us:
+                time.sleep(0.002 if roles else 0.2)
+
+    def info(self) -> str:
+        return "desk joining ..." if self.desk_us == 0 else "desk in step"
+
+
+def _drain(desk: _Worker, sink: _Worker, conf: dict[str, Any], say: Any, quiet_s: float = 2.0, timeout_s: float = 600) -> None:
+    """Wait until the desk's roles stop receiving input and the sink has committed every sinkable record."""
+    from sinks.clickhouse.writer import SINK_GROUP
+    from streams.admin import committed_total, topic_counts
+    from streams.catalog import SINK_TOPICS
+
+    deadline = time.monotonic() + timeout_s
+    last, still_since = None, time.monotonic()
+    while True:
+        desk.check()
+        sink.check()
+        roles = desk.progress() or {}
+        now = (tuple(sorted((k, v["inputs"]) for k, v in roles.items())))
+        if now != last:
+            last, still_since = now, time.monotonic()
+        elif time.monotonic() - still_since >= quiet_s:
+            break
+        say(f"desk inputs {sum(v['inputs'] for v in roles.values()):,}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the desk did not settle within {timeout_s:.0f} s; see {desk.log}")
+        time.sleep(0.3)
+    total = sum(c.messages for c in topic_counts(conf) if c.name in SINK_TOPICS)
+    while True:
+        sink.check()
+        done = committed_total(conf, SINK_GROUP, list(SINK_TOPICS))
+        say(f"sink {done:,}/{total:,} rows")
+        if done >= total:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the sink did not catch up ({done}/{total}); see {sink.log}")
+        time.sleep(0.3)
+
+
+def _reports(client: Any, home: Path, start_us: int, span_us: int, fills: int, console: Console) -> dict[str, Any]:
+    """The daily report (JSON + HTML with plots) of the demo's first day, and the TCA headline."""
+    from datetime import datetime, timezone
+
+    from sinks.clickhouse.analytics.reports import build_day_report
+    from sinks.clickhouse.analytics.tca import tca_headline
+    from sinks.reports.writer import write_reports
+
+    start = datetime.fromtimestamp(start_us / 1e6, tz=timezone.utc)
+    end = datetime.fromtimestamp((start_us + span_us) / 1e6, tz=timezone.utc)
+    json_path, html_path = write_reports(build_day_report(client, start.date()), home)
+    out: dict[str, Any] = {"day_json": str(json_path), "day_html": str(html_path)}
+    if fills:
+        head = tca_headline(client, start, end).to_dict()
+        out["tca_headline"] = head
+        console.print("TCA: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in head.items() if v is not None))
+    console.print(f"daily report: {html_path} (JSON: {json_path})")
+    return out
+
+
+def _one(client: Any, sql: str) -> Any:
+    rows = client.query(sql).result_rows
+    return rows[0] if rows else None
+
+
+def summarise(client: Any, seed: int, span_us: int, published: int, wall_s: float) -> dict[str, Any]:
+    """The demo's summary, read back from ClickHouse (so it matches what the report commands see)."""
+    from streams.catalog import CATALOG
+
+    counts = {name: int(_one(client, f"SELECT count() FROM {spec.table} FINAL")[0]) for name, spec in CATALOG.items() if spec.sink}
+    fills = _one(client, "SELECT count(), countIf(side='BUY'), sum(size), sum(price*size), sum(fee_quote), "
+                         "countIf(liquidity='MAKER') FROM hb_fill_v1 FINAL")
+    last = _one(client, "SELECT position_base, equity_quote, realized_pnl_quote, unrealized_pnl_quote, fees_paid_quote, regime "
+                        "FROM hb_strategy_state_v1 FINAL ORDER BY event_time DESC, decision_seq DESC LIMIT 1")
+    first = _one(client, "SELECT equity_quote FROM hb_strategy_state_v1 FINAL ORDER BY event_time, decision_seq LIMIT 1")
+    regimes = dict(client.query("SELECT toString(regime), count() FROM hb_strategy_state_v1 FINAL GROUP BY 1 ORDER BY 1").result_rows)
+    guard = client.query("SELECT toString(state), count() FROM hb_guard_v1 FINAL GROUP BY 1 ORDER BY 1").result_rows
+    kills = int(_one(client, "SELECT count() FROM hb_audit_v1 FINAL WHERE action = 'cancel_all'")[0])
+    n_fills = int(fills[0]) if fills else 0
+    return {
+        "seed": seed,
+        "simulated_hours": span_us / 3.6e9,
+        "market_events_published": published,
+        "events_in_clickhouse": counts,
+        "fills": n_fills,
+        "buy_fills": int(fills[1]) if fills else 0,
+        "maker_fills": int(fills[5]) if fills else 0,
+        "volume_base": round(float(fills[2] or 0), 6) if n_fills else 0.0,
+        "turnover_quote": round(float(fills[3] or 0), 2) if n_fills else 0.0,
+        "fees_quote": round(float(fills[4] or 0), 4) if n_fills else 0.0,
+        "decisions": counts.get("hb.quote.v1", 0),
+        "orders": counts.get("hb.order.v1", 0),
+        "final_position_base": round(float(last[0]), 6) if last else 0.0,
+        "start_equity_quote": round(float(first[0]), 4) if first else None,
+        "final_equity_quote": round(float(last[1]), 4) if last else None,
+        "realized_pnl_quote": round(float(last[2]), 4) if last else 0.0,
+        "unrealized_pnl_quote": round(float(last[3]), 4) if last else 0.0,
+        "regime_decisions": regimes,
+        "guard_transitions": {s: int(n) for s, n in guard},
+        "kill_switch_activations": kills,
+        "wall_seconds": round(wall_s, 1),
+    }
+
+
+def _print_summary(s: dict[str, Any], console: Console) -> None:
+    t = Table(title=f"hbot demo: {s['simulated_hours']:g} simulated hours, seed {s['seed']}")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for key in ("market_events_published", "decisions", "orders", "fills", "maker_fills", "volume_base", "turnover_quote",
+                "fees_quote", "realized_pnl_quote", "unrealized_pnl_quote", "final_position_base", "start_equity_quote",
+                "final_equity_quote", "kill_switch_activations", "wall_seconds"):
+        v = s[key]
+        t.add_row(key.replace("_", " "), f"{v:,}" if isinstance(v, (int, float)) else str(v))
+    t.add_row("decisions by regime", ", ".join(f"{k} {v}" for k, v in s["regime_decisions"].items()))
+    t.add_row("guard transitions", ", ".join(f"{k} {v}" for k, v in s["guard_transitions"].items()) or "none")
+    console.print(t)

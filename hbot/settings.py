@@ -40,6 +40,13 @@ class HbotSettings(BaseSettings):
     trace_exporter: Literal["file", "console", "none", "otlp"] = Field("file", description="Span exporter; 'otlp' is chosen automatically when OTEL_EXPORTER_OTLP_ENDPOINT is set.")
     trace_sample_ratio: float = Field(1.0, ge=0.0, le=1.0, description="Fraction of root spans sampled (children follow their parent).")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    market_source: Literal["synthetic", "none"] = Field("synthetic", description="What the market_data role publishes: the seeded synthetic market, or nothing (data comes from `hbot data replay` or another publisher).")
+    market_seed: int = Field(7, description="Seed of the synthetic market.")
+    market_speed: float = Field(1.0, ge=0.0, description="Synthetic market speed: event time per wall time (1 = real time, 100 = x100, 0 = as fast as possible).")
+    checkpoint_every: int = Field(500, ge=1, description="Inputs a desk processor handles between state checkpoints (a restart re-processes at most this many).")
+    deadman_after_s: float = Field(120.0, ge=0.0, description="Kill switch cancels an instance's orders when its decisions or market feed stop this long (0 = off).")
+    metrics_exporter: Literal["none", "otlp", "prometheus"] | None = Field(None, description="Metrics exporter; unset = OTEL_METRICS_EXPORTER, else 'otlp' when OTEL_EXPORTER_OTLP_ENDPOINT is set, else none.")
+    metrics_port: int = Field(9464, ge=0, le=65535, description="Port of the Prometheus /metrics endpoint (metrics_exporter=prometheus); OTEL_EXPORTER_PROMETHEUS_PORT overrides it.")
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -102,7 +109,8 @@ def describe_validation_error(exc: ValidationError, prefix: str = "HBOT_", sourc
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        name = (prefix + loc.upper()) if prefix else loc
+        # Environment variables are upper case (HBOT_X); paths in a YAML file keep their spelling.
+        name = prefix + (loc.upper() if prefix.endswith("_") else loc)
         fix = _FIXES.get(err["type"], "correct it")
         value = err.get("input")
         shown = "" if isinstance(value, dict) or value is None else f"={value!r}"
@@ -129,7 +137,10 @@ class InstanceConfig(BaseModel):
     market_type: Literal["perp", "spot"] = "perp"
     execution: Literal["paper", "live"] = "paper"
     strategy: dict[str, Any] = Field(default_factory=dict, description="Strategy (EPP v2.4) settings; validated by the strategy.")
-    risk: dict[str, Any] = Field(default_factory=dict, description="Risk gate and guard settings; validated by the risk role.")
+    risk: dict[str, Any] = Field(default_factory=dict, description="Risk settings: `gate` (limits, cancel budget) and `guard` (loss limits); validated at start.")
+    rules: dict[str, Any] = Field(default_factory=dict, description="Market rules (tick_size, lot_size, min_size, min_notional); tick and lot default to the strategy's.")
+    paper: dict[str, Any] = Field(default_factory=dict, description="Paper exchange settings (fees, latency, initial balance) when execution is paper.")
+    kill_switch: dict[str, Any] = Field(default_factory=dict, description="Kill switch settings (dry_run, flatten).")
 
     @property
     def market(self) -> str:

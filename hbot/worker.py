@@ -72,14 +72,28 @@ def register_sink(app: faust.App, rt: Runtime) -> None:
 
     app.service(SinkService)
     app.hbot_readiness.append(("sink", sink.ready.is_set))  # type: ignore[attr-defined]
+    # chDB on disk is single-process: while this worker holds it, `hbot report`/`hbot tca` query through this view.
+    from sinks.clickhouse.web import register_sql_view
+
+    register_sql_view(app, rt.clickhouse)  # the view creates its client once and reuses it
 
 
-def build_worker_app(rt: Runtime, roles: tuple[str, ...], app_id: str = "hbot", strict: bool = True) -> faust.App:
+def app_id_for(roles: tuple[str, ...]) -> str:
+    """Faust app id (consumer group, table changelog prefix) of a worker running ``roles``.
+
+    One group per role set: Kafka assigns a group's partitions among members running the same
+    agents, so a strategy pod must not share its group with a sink pod. Replicas of one role share it.
+    """
+    return "hbot-roles-" + "-".join(sorted(roles))  # never equal to the sink's own librdkafka group, "hbot-sink"
+
+
+def build_worker_app(rt: Runtime, roles: tuple[str, ...], app_id: str | None = None, strict: bool = True) -> faust.App:
     """The Faust app with the agents of ``roles``; ``strict`` fails on roles without agents."""
     s = rt.settings
-    app = create_app(app_id, s.bootstrap, rt.serde, web_port=s.web_port)
+    app = create_app(app_id or app_id_for(roles), s.bootstrap, rt.serde, web_port=s.web_port)
     app.hbot_readiness = []  # type: ignore[attr-defined]
     app.hbot_sink_failed = False  # type: ignore[attr-defined]
+    app.hbot_desk_roles = {}  # type: ignore[attr-defined]
     started: list[str] = []
     for role in roles:
         try:
@@ -99,6 +113,12 @@ def build_worker_app(rt: Runtime, roles: tuple[str, ...], app_id: str = "hbot", 
         ok = all(checks.values()) and not app.hbot_sink_failed  # type: ignore[attr-defined]
         return web.json({"ready": ok, "roles": list(app.hbot_roles), "checks": checks},  # type: ignore[attr-defined]
                         status=200 if ok else 503)
+
+    @app.page("/progress/")
+    async def progress(web: Any, request: Any) -> Any:
+        roles = {name: {"inputs": r.inputs, "outputs": r.outputs, "dead_letters": r.dead_letters, "event_time_us": r.event_time_us}
+                 for name, r in app.hbot_desk_roles.items()}  # type: ignore[attr-defined]
+        return web.json({"roles": roles})
 
     return app
 

@@ -17,6 +17,8 @@ from faust.types import Message
 
 from streams.catalog import CATALOG, DLQ_TOPIC, topic
 from streams.dlq import dead_letter
+from streams.faust_transport import SCHEME
+from streams.metrics import desk_metrics
 from streams.serde import DecodeError, Serde
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class DlqTopic(faust.Topic):
         # Awaited: the dead letter is durable before this offset can be committed past.
         await self.app.producer.send_and_wait(DLQ_TOPIC, message.topic.encode(), self.serde.encode("dlq", rec, DLQ_TOPIC),
                                               partition=None, timestamp=None, headers=None)
+        desk_metrics().dlq(message.topic, self.processor)
         log.warning("dead letter from %s[%d]@%d (%s): %s", message.topic, message.partition, message.offset, kind, reason)
 
     async def on_key_decode_error(self, exc: Exception, message: Message) -> None:
@@ -80,6 +83,7 @@ def avro_topic(app: faust.App, name: str, processor: str, serde: Serde) -> faust
     spec = topic(name)
     # Faust clones topics when agents subscribe, so the DLQ context lives on a subclass, not the instance.
     cls = type(f"DlqTopic_{spec.schema}", (DlqTopic,), {"processor": processor, "serde": serde})
+    desk_metrics().declare_dlq([name], processor)
     return cls(app, topics=[name], value_serializer=f"hbot-{spec.schema}", key_serializer="raw",
                partitions=spec.partitions)
 
@@ -90,7 +94,7 @@ def create_app(app_id: str, bootstrap: str, serde: Serde, web_port: int = 6066, 
     register_codecs(serde)
     app = faust.App(
         app_id,
-        broker=f"kafka://{bootstrap}",
+        broker=f"{SCHEME}://{bootstrap}",
         broker_credentials=kafka_credentials,
         store="memory://",
         value_serializer="raw",
@@ -101,6 +105,9 @@ def create_app(app_id: str, bootstrap: str, serde: Serde, web_port: int = 6066, 
         broker_heartbeat_interval=HEARTBEAT_INTERVAL_S,
         broker_rebalance_timeout=SESSION_TIMEOUT_S,
         consumer_auto_offset_reset="earliest",
+        # Desk agents ack only at checkpoints; at shutdown their un-checkpointed tail is simply read
+        # again after the restart, so waiting for it to drain would only delay the stop.
+        stream_wait_empty=False,
         web_enabled=web_enabled,
         web_port=web_port,
         web_bind="0.0.0.0",

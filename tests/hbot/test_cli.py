@@ -122,8 +122,23 @@ def _log_has(path: Path, text: str) -> bool:
 
 @pytest.mark.broker
 @pytest.mark.clickhouse
-def test_when_the_demo_runs_then_every_published_event_is_in_clickhouse(hbot_env: dict[str, str]) -> None:
+def test_when_the_demo_runs_then_the_desk_trades_and_every_market_event_is_in_clickhouse(hbot_env: dict[str, str]) -> None:
+    import json
+
     env = {k: v for k, v in hbot_env.items() if k != "HBOT_KAFKA_BOOTSTRAP"}
-    res = run(["demo", "--events", "3000"], env=env, timeout=240)
+    res = run(["demo", "--span", "20m", "--seed", "3"], env=env, timeout=280)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "every published event is in ClickHouse" in res.stdout
+    summary = json.loads((Path(env["HBOT_HOME"]) / "reports" / "demo" / "summary-seed3.json").read_text())
+    market = sum(n for t, n in summary["events_in_clickhouse"].items() if t.startswith("hb.market."))
+    assert market == summary["market_events_published"] > 1000
+    # The whole loop ran: decisions became orders, orders met the market, and each stage's output reached ClickHouse.
+    assert summary["decisions"] > 0 and summary["orders"] >= summary["decisions"]
+    assert summary["events_in_clickhouse"]["hb.order_update.v1"] > 0
+    assert summary["events_in_clickhouse"]["hb.strategy_state.v1"] == summary["decisions"]
+    assert summary["start_equity_quote"] == 10_000.0
+
+
+def test_when_the_demo_span_is_malformed_then_one_line_names_the_option(hbot_env: dict[str, str]) -> None:
+    res = run(["demo", "--span", "tomorrow"], env=hbot_env, timeout=60)
+    assert res.returncode == 2
+    assert "--span" in res.stderr and "Traceback" not in res.stderr

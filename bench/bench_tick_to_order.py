@@ -1,0 +1,103 @@
+"""Tick-to-order latency of the whole desk through the embedded broker.
+
+Starts an embedded broker and a desk worker (sequencer, strategy, risk, paper execution, kill
+switch) publishing the synthetic market at ``--rate`` market events per second, lets it run, then
+reads the topics back: for every order command, the time from the produce time of the newest
+market event its decision used to the order's produce time (5 hops: market -> sequencer ->
+strategy -> sequencer -> risk). Prints p50/p99/max per run and the median over runs.
+
+    python bench/bench_tick_to_order.py [--runs 3] [--seconds 40] [--rate 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from processors.clock import to_micros
+from streams.broker import EmbeddedBroker, free_port
+from streams.catalog import topic
+from streams.serde import SingleObjectSerde
+
+SYNTHETIC_EVENTS_PER_S = 3.6  # book every 500 ms + trades, measured on the default synthetic market
+
+
+def read_all(bootstrap: str, name: str) -> list[dict[str, Any]]:
+    serde = SingleObjectSerde()
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False,
+                  "auto.offset.reset": "earliest", "enable.partition.eof": True})
+    parts = [TopicPartition(name, p, 0) for p in range(topic(name).partitions)]
+    c.assign(parts)
+    out, eof = [], set()
+    while len(eof) < len(parts):
+        m = c.poll(2.0)
+        if m is None:
+            break
+        if m.error():
+            eof.add(m.partition())
+            continue
+        out.append(serde.decode(m.value()))
+    c.close()
+    return out
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(p * len(xs)))]
+
+
+def one_run(seconds: float, rate: float) -> list[float]:
+    broker = EmbeddedBroker(free_port()).start()
+    home = tempfile.mkdtemp(prefix="hbot-bench-")
+    env = {**os.environ, "HBOT_KAFKA_BOOTSTRAP": broker.bootstrap, "HBOT_HOME": home, "HBOT_WEB_PORT": str(free_port()),
+           "HBOT_MARKET_SOURCE": "synthetic", "HBOT_MARKET_SPEED": str(rate / SYNTHETIC_EVENTS_PER_S),
+           "HBOT_TRACE_EXPORTER": "none", "HBOT_LOG_LEVEL": "WARNING"}
+    worker = subprocess.Popen([sys.executable, "-m", "hbot.cli", "worker", "--role", "market_data,strategy,risk,execution,kill_switch"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(seconds)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    market = {r["event_id"]: to_micros(r["produce_time"]) for t in ("hb.market.book.v1", "hb.market.trade.v1")
+              for r in read_all(broker.bootstrap, t)}
+    quotes = {r["event_id"]: r for r in read_all(broker.bootstrap, "hb.quote.v1")}
+    lat = []
+    for o in read_all(broker.bootstrap, "hb.order.v1"):
+        q = quotes.get(o["decision_id"])
+        ins = [market[i] for i in (q or {}).get("input_event_ids", []) if i in market]
+        if ins:
+            lat.append((to_micros(o["produce_time"]) - max(ins)) / 1000.0)
+    broker.stop()
+    return lat
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=40.0)
+    ap.add_argument("--rate", type=float, default=200.0, help="market events per second")
+    args = ap.parse_args()
+    p50s, p99s = [], []
+    for i in range(args.runs):
+        lat = one_run(args.seconds, args.rate)
+        if not lat:
+            print(f"run {i + 1}: no orders")
+            continue
+        p50s.append(pct(lat, 0.5))
+        p99s.append(pct(lat, 0.99))
+        print(f"run {i + 1}: orders {len(lat)}  p50 {p50s[-1]:.1f} ms  p99 {p99s[-1]:.1f} ms  max {max(lat):.1f} ms")
+    if p50s:
+        print(f"median over runs: p50 {statistics.median(p50s):.1f} ms  p99 {statistics.median(p99s):.1f} ms (target p99 <= 25 ms)")
+
+
+if __name__ == "__main__":
+    main()
