@@ -146,55 +146,121 @@ class SingleObjectSerde:
 class ConfluentSerde:
     """Confluent wire format (magic 0, 4-byte schema id, body) through confluent-kafka's registry client.
 
-    Subjects follow the default TopicNameStrategy (``<topic>-value``); the writer schema of every
-    incoming record is fetched from the registry and resolved against hbot's current schema.
+    Encoding goes through confluent-kafka's ``AvroSerializer`` (schema auto-registered under the
+    default TopicNameStrategy subject ``<topic>-value``). Decoding reads the 5-byte header, fetches
+    the writer schema by id from the registry (cached: ids are immutable) and resolves it against
+    hbot's current schema, with the same :class:`DecodeError` kinds as :class:`SingleObjectSerde`.
+    A ``mock://`` URL gives confluent-kafka's in-memory registry (tests, demos). Registry failures
+    other than "schema not found" are raised as they are: the record is not at fault, so it must
+    not be dead-lettered.
     """
 
     def __init__(self, url: str, conf: dict[str, str] | None = None) -> None:
         from confluent_kafka.schema_registry import SchemaRegistryClient
-        from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+        from confluent_kafka.schema_registry.avro import AvroSerializer
         from confluent_kafka.serialization import MessageField, SerializationContext
 
         self._ctx = SerializationContext
         self._field = MessageField.VALUE
-        self._client = SchemaRegistryClient({"url": url, **(conf or {})})
+        client_conf = {"url": url, **(conf or {})}
+        # new_client() is the library's factory: a MockSchemaRegistryClient for mock:// URLs.
+        factory = getattr(SchemaRegistryClient, "new_client", None)
+        self._client = factory(client_conf) if factory is not None else SchemaRegistryClient(client_conf)
         self._ser: dict[str, Any] = {}
-        self._de: dict[str, Any] = {}
-        self._names = {n: f"{js['namespace']}.{js['name']}" for n in schema_files.schema_names() for js in [schema_files.load_schema_json(n)]}
-        self._Ser, self._De = AvroSerializer, AvroDeserializer
+        self._current: dict[str, Any] = {}
+        self._canonical: dict[str, str] = {}
+        self._names: dict[str, str] = {}
+        for name in schema_files.schema_names():
+            js = schema_files.load_schema_json(name)
+            self._names[name] = f"{js['namespace']}.{js['name']}"
+        self._writers: dict[int, tuple[str, Any, str]] = {}  # schema id -> (fullname, parsed, canonical form)
+        self._Ser = AvroSerializer
+
+    @property
+    def registry(self) -> Any:
+        """The confluent-kafka schema registry client this serde uses."""
+        return self._client
 
     def _topic(self, schema: str, topic: str | None) -> str:
         from streams.catalog import topic_for_schema
 
         return topic or topic_for_schema(schema).name
 
+    def _reader(self, schema: str) -> tuple[Any, str]:
+        parsed = self._current.get(schema)
+        if parsed is None:
+            js = schema_files.load_schema_json(schema)
+            parsed = self._current[schema] = fastavro.parse_schema(js)
+            self._canonical[schema] = to_parsing_canonical_form(parsed)
+        return parsed, self._canonical[schema]
+
+    def _writer(self, schema_id: int) -> tuple[str, Any, str]:
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+        found = self._writers.get(schema_id)
+        if found is not None:
+            return found
+        try:
+            registered = self._client.get_schema(schema_id)
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                raise DecodeError("unknown_schema", f"schema id {schema_id} is not in the registry") from exc
+            raise
+        try:
+            js = json.loads(registered.schema_str)
+            parsed = fastavro.parse_schema(js)
+        except Exception as exc:  # a non-Avro or unparsable schema under that id
+            raise DecodeError("invalid", f"writer schema id {schema_id} cannot be used: {type(exc).__name__}: {exc}") from exc
+        if isinstance(js, dict) and js.get("type") == "record":
+            fullname = js["name"] if "." in js["name"] else f"{js.get('namespace', '')}.{js['name']}".lstrip(".")
+        else:
+            fullname = f"<{js.get('type') if isinstance(js, dict) else js}>"
+        found = self._writers[schema_id] = (fullname, parsed, to_parsing_canonical_form(parsed))
+        return found
+
     def encode(self, schema: str, record: dict[str, Any], topic: str | None = None) -> bytes:
+        """Encode ``record`` with the current ``schema``; raises ``ValueError`` if the record does not match."""
         ser = self._ser.get(schema)
         if ser is None:
             ser = self._Ser(self._client, json.dumps(schema_files.load_schema_json(schema)), conf={"auto.register.schemas": True})
             self._ser[schema] = ser
         try:
             return ser(record, self._ctx(self._topic(schema, topic), self._field))
-        except Exception as exc:
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError, struct.error) as exc:
             raise ValueError(f"record does not match schema {schema}: {exc}") from exc
 
     def decode(self, data: bytes | None, expected: str | None = None, topic: str | None = None) -> dict[str, Any]:
+        """Decode one record written as ``expected`` (required: the wire format has no schema name).
+
+        Raises :class:`DecodeError` with kind ``undecodable``, ``unknown_schema``, ``wrong_schema``
+        or ``invalid``. ``topic`` is accepted for symmetry with :meth:`encode`; the schema id in the
+        header alone identifies the writer.
+        """
         if data is None:
             raise DecodeError("undecodable", "record value is null (tombstone)")
         if len(data) < 5 or data[0] != 0:
-            raise DecodeError("undecodable", "not Confluent wire format (magic byte 0 missing)")
+            raise DecodeError("undecodable", f"not Confluent wire format (first bytes {bytes(data[:5]).hex() or 'empty'}, magic byte 0 missing)")
         if expected is None:
             raise DecodeError("invalid", "the Confluent serde needs the expected schema name")
-        de = self._de.get(expected)
-        if de is None:
-            de = self._De(self._client, json.dumps(schema_files.load_schema_json(expected)))
-            self._de[expected] = de
+        schema_id = struct.unpack(">I", data[1:5])[0]
+        fullname, writer, writer_canonical = self._writer(schema_id)
+        if fullname != self._names[expected]:
+            raise DecodeError("wrong_schema", f"expected {expected} ({self._names[expected]}) but the record was written "
+                                              f"as {fullname} (schema id {schema_id})")
+        reader, reader_canonical = self._reader(expected)
+        buf = io.BytesIO(data)
+        buf.seek(5)
         try:
-            record = de(data, self._ctx(self._topic(expected, topic), self._field))
-        except Exception as exc:
-            text = str(exc)
-            kind = "invalid" if "default" in text or "resolution" in text.lower() else "undecodable"
-            raise DecodeError(kind, f"{type(exc).__name__}: {text}") from exc
+            if writer_canonical == reader_canonical:
+                record = fastavro.schemaless_reader(buf, reader, None)
+            else:
+                record = fastavro.schemaless_reader(buf, writer, reader)
+        except fastavro.read.SchemaResolutionError as exc:
+            raise DecodeError("invalid", f"cannot read schema id {schema_id} with the current {expected} schema: {exc}") from exc
+        except Exception as exc:  # fastavro raises a mix of EOFError/ValueError/IndexError on garbage
+            raise DecodeError("undecodable", f"corrupt Avro body for {expected} (schema id {schema_id}): {type(exc).__name__}: {exc}") from exc
+        if buf.tell() != len(data):
+            raise DecodeError("undecodable", f"{len(data) - buf.tell()} trailing bytes after a {expected} record (schema id {schema_id})")
         return record
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from operator import itemgetter
 from typing import Any, Callable
 
 from schemas import load_schema_json
@@ -141,12 +142,19 @@ def row_converter(schema_name: str) -> tuple[list[str], Callable[[dict[str, Any]
     """Column names (data only) and a function turning a decoded Avro record into a row tuple."""
     cols = columns_for_schema(schema_name)
     names = [c.name for c in cols]
-    plan = [(c.name, c.convert) for c in cols]
-    if all(conv is None for _, conv in plan):
+    # The sink runs this once per row: one C-level itemgetter call, then Python only for the few
+    # columns that need a conversion (timestamps, bytes, nested records).
+    pick = itemgetter(*names) if len(names) > 1 else (lambda rec: (rec[names[0]],))
+    plan = [(i, c.convert) for i, c in enumerate(cols) if c.convert is not None]
+    if not plan:
         def convert_plain(rec: dict[str, Any]) -> tuple[Any, ...]:
-            return tuple(rec[n] for n in names)
+            return pick(rec)
         return names, convert_plain
 
     def convert(rec: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple((conv(rec[n]) if conv is not None and rec[n] is not None else rec[n]) for n, conv in plan)
+        row = list(pick(rec))
+        for i, conv in plan:
+            if row[i] is not None:
+                row[i] = conv(row[i])
+        return tuple(row)
     return names, convert

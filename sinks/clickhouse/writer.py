@@ -22,14 +22,23 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from sinks.clickhouse.ddl import row_converter
 from sinks.clickhouse.migrations import migrate
-from streams.catalog import CATALOG, DLQ_TOPIC, TopicSpec
+from streams.catalog import CATALOG, DLQ_TOPIC, SINK_TOPICS, TopicSpec
 from streams.dlq import DeadLetterQueue
+from streams.metrics import desk_metrics
 from streams.serde import DecodeError, Serde
+from streams import tracing
 from streams.tracing import consume_span
 
 log = logging.getLogger(__name__)
 
 SINK_GROUP = "hbot-sink"
+
+
+def _spans_recorded() -> bool:
+    """Whether a consume span would be recorded: a real tracer is installed, not OpenTelemetry's no-op."""
+    from opentelemetry import trace
+
+    return not isinstance(tracing.tracer(), (trace.ProxyTracer, trace.NoOpTracer))
 
 
 @dataclass
@@ -46,7 +55,7 @@ class SinkStats:
 class TableWriter:
     """Batched inserts for the catalog tables, skipping offsets a table already holds."""
 
-    def __init__(self, client: Any, specs: Iterable[TopicSpec] = CATALOG.values()) -> None:
+    def __init__(self, client: Any, specs: Iterable[TopicSpec] = tuple(CATALOG[t] for t in SINK_TOPICS)) -> None:
         self._client = client
         self._specs = {s.name: s for s in specs}
         self._conv = {name: row_converter(s.schema) for name, s in self._specs.items()}
@@ -84,6 +93,7 @@ class TableWriter:
             high[partition] = max(high.get(partition, -1), offset)
         if rows:
             self._client.insert(self._specs[topic].table, rows, column_names=[*names, "_topic", "_partition", "_offset"])
+            desk_metrics().sink_rows(self._specs[topic].table, len(rows))
         for p, o in high.items():
             self._written[(topic, p)] = o
         stats.rows[topic] += len(rows)
@@ -106,7 +116,7 @@ class ClickHouseSink:
         self._dlq = dlq
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_s
-        self._topics = list(topics) if topics is not None else list(CATALOG)
+        self._topics = list(topics) if topics is not None else list(SINK_TOPICS)
         self._max_backoff_s = max_backoff_s
         self.stats = SinkStats()
         self.ready = threading.Event()
@@ -115,7 +125,7 @@ class ClickHouseSink:
         self._assigned: set[tuple[str, int]] = set()
 
     # -- ClickHouse, with retry -------------------------------------------------
-    def _with_retry(self, what: str, fn: Callable[[], Any], stop: threading.Event) -> Any:
+    def _with_retry(self, what: str, fn: Callable[[], Any], stop: threading.Event, table: str | None = None) -> Any:
         delay = 0.5
         while True:
             try:
@@ -130,6 +140,8 @@ class ClickHouseSink:
                 return fn()
             except Exception as exc:  # any driver/engine error: keep the batch, retry
                 self.stats.insert_retries += 1
+                if table is not None:  # an insert attempt that failed, reconnect included
+                    desk_metrics().sink_insert_failure(table)
                 self._writer = None
                 log.warning("ClickHouse unavailable during %s (%s); retrying in %.1f s — nothing is lost, offsets are not committed",
                             what, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__, delay)
@@ -157,6 +169,8 @@ class ClickHouseSink:
 
         buffer: dict[str, list[tuple[int, int, dict[str, Any]]]] = defaultdict(list)
         pending: dict[tuple[str, int], int] = {}
+        desk_metrics().declare_tables(CATALOG[t].table for t in self._topics if t in CATALOG)
+        desk_metrics().declare_dlq((t for t in self._topics if t != DLQ_TOPIC), self._dlq.processor)
         self._with_retry("connecting", lambda: None, stop)
         consumer.subscribe(self._topics, on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
         log.info("sink joining consumer group %s for %d topics (the first join can take a few seconds)", self._group, len(self._topics))
@@ -165,13 +179,14 @@ class ClickHouseSink:
         try:
             while not stop.is_set():
                 msgs = consumer.consume(min(self._batch_size, 10_000), timeout=0.1)
+                traced = _spans_recorded()  # per batch: tracing may be set up after the sink started
                 for m in msgs:
                     err = m.error()
                     if err is not None:
                         if err.code() != KafkaError._PARTITION_EOF:
                             log.warning("consumer error: %s", err)
                         continue
-                    self._accept(m, buffer)
+                    self._accept(m, buffer, traced)
                     pending[(m.topic(), m.partition())] = m.offset() + 1
                     held += 1
                 if held >= self._batch_size or (held and time.monotonic() - last_flush >= self._flush_interval_s):  # wall-clock ok
@@ -185,22 +200,39 @@ class ClickHouseSink:
             finally:
                 consumer.close()
 
-    def _accept(self, m: Any, buffer: dict[str, list[tuple[int, int, dict[str, Any]]]]) -> None:
+    def _accept(self, m: Any, buffer: dict[str, list[tuple[int, int, dict[str, Any]]]], traced: bool = True) -> None:
         topic = m.topic()
         spec = CATALOG.get(topic)
+        if not traced:
+            # No tracer installed: a per-record span would record nothing and costs about as much as
+            # the Avro decode. Its one effect, carrying the producer's trace context into what is
+            # produced inside it, only matters for a dead letter, which still gets the span.
+            if spec is None:
+                return
+            try:
+                rec = self._serde.decode(m.value(), spec.schema, topic)
+            except DecodeError as exc:
+                with consume_span(topic, m.partition(), m.offset(), m.headers(), self._group):
+                    self._dead_letter(m, topic, exc)
+                return
+            buffer[topic].append((m.partition(), m.offset(), rec))
+            return
         with consume_span(topic, m.partition(), m.offset(), m.headers(), self._group):
             if spec is None:
                 return
             try:
                 rec = self._serde.decode(m.value(), spec.schema, topic)
             except DecodeError as exc:
-                self.stats.dead_letters += 1
-                if topic == DLQ_TOPIC:
-                    log.error("undecodable record on the DLQ itself at %s[%d]@%d: %s (left in place)", topic, m.partition(), m.offset(), exc)
-                    return
-                self._dlq.send(topic, m.partition(), m.offset(), m.key(), m.value(), exc.kind, exc.reason, m.headers())
+                self._dead_letter(m, topic, exc)
                 return
             buffer[topic].append((m.partition(), m.offset(), rec))
+
+    def _dead_letter(self, m: Any, topic: str, exc: DecodeError) -> None:
+        self.stats.dead_letters += 1
+        if topic == DLQ_TOPIC:
+            log.error("undecodable record on the DLQ itself at %s[%d]@%d: %s (left in place)", topic, m.partition(), m.offset(), exc)
+            return
+        self._dlq.send(topic, m.partition(), m.offset(), m.key(), m.value(), exc.kind, exc.reason, m.headers())
 
     def _flush(self, consumer: Consumer, buffer: dict[str, list[tuple[int, int, dict[str, Any]]]],
                pending: dict[tuple[str, int], int], stop: threading.Event) -> None:
@@ -210,7 +242,7 @@ class ClickHouseSink:
             records = buffer[topic]
             if records:
                 self._with_retry(f"insert into {CATALOG[topic].table}",
-                                 lambda: self._writer.write(topic, records, self.stats), stop)  # type: ignore[union-attr]
+                                 lambda: self._writer.write(topic, records, self.stats), stop, CATALOG[topic].table)  # type: ignore[union-attr]
         buffer.clear()
         # Dead letters must be durable before the offsets of their sources move on.
         self._dlq.flush()
