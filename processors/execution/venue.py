@@ -73,3 +73,17 @@ class ExecutionVenue(Protocol):
     def snapshot(self) -> dict[str, Any]:
         """JSON-able state to persist (a restart continues from it)."""
         ...
+
+
+def dispatch_command(venue: ExecutionVenue, command: Mapping[str, Any]) -> VenueEvents:
+    """Route a ``schemas/order.avsc`` command to the venue's place/cancel/cancel_all (paper and live share this)."""
+    if command.get("instance_id") != venue.instance_id or command.get("market") != venue.market:
+        return VenueEvents(notes=["command_for_other_instance"])
+    action = command.get("action")
+    if action == "PLACE":
+        return venue.place(command)
+    if action == "CANCEL":
+        return venue.cancel(command)
+    if action == "CANCEL_ALL":
+        return venue.cancel_all(command)
+    return VenueEvents(notes=[f"unknown_action:{action}"])

@@ -43,7 +43,7 @@ from processors.execution.keys import ExchangeKey, install_redaction, redact
 from processors.execution.live.config import LiveVenueConfig
 from processors.execution.live.order import LiveOrder
 from processors.execution.live.records import fill_record, order_update_record
-from processors.execution.venue import MarketEventKind, VenueEvents
+from processors.execution.venue import MarketEventKind, VenueEvents, dispatch_command
 from processors.risk.recent_ids import RecentIds
 
 BUY, SELL = "BUY", "SELL"
@@ -216,16 +216,7 @@ class CcxtVenue:
     # ------------------------------------------------------------------ commands
     def on_command(self, command: Mapping[str, Any]) -> VenueEvents:
         """Dispatch a ``schemas/order.avsc`` command of this instance and market."""
-        if command.get("instance_id") != self.instance_id or command.get("market") != self.market:
-            return VenueEvents(notes=["command_for_other_instance"])
-        action = command.get("action")
-        if action == "PLACE":
-            return self.place(command)
-        if action == "CANCEL":
-            return self.cancel(command)
-        if action == "CANCEL_ALL":
-            return self.cancel_all(command)
-        return VenueEvents(notes=[f"unknown_action:{action}"])
+        return dispatch_command(self, command)
 
     def place(self, command: Mapping[str, Any]) -> VenueEvents:
         """Send the order of a PLACE once per client order id; ACK or REJECTED (see the module doc)."""

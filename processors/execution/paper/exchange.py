@@ -38,7 +38,7 @@ from processors.clock import to_micros
 from processors.execution.paper.config import PaperExchangeConfig
 from processors.execution.paper.order import PaperOrder
 from processors.execution.paper.records import fill_record, order_update_record
-from processors.execution.venue import MarketEventKind, VenueEvents
+from processors.execution.venue import MarketEventKind, VenueEvents, dispatch_command
 from processors.ids import make_id
 from processors.risk.recent_ids import RecentIds
 
@@ -106,16 +106,7 @@ class PaperExchange:
     # ------------------------------------------------------------------ commands
     def on_command(self, command: Mapping[str, Any]) -> VenueEvents:
         """Dispatch a ``schemas/order.avsc`` command of this instance and market."""
-        if command.get("instance_id") != self.instance_id or command.get("market") != self.market:
-            return VenueEvents(notes=["command_for_other_instance"])
-        action = command.get("action")
-        if action == "PLACE":
-            return self.place(command)
-        if action == "CANCEL":
-            return self.cancel(command)
-        if action == "CANCEL_ALL":
-            return self.cancel_all(command)
-        return VenueEvents(notes=[f"unknown_action:{action}"])
+        return dispatch_command(self, command)
 
     def place(self, command: Mapping[str, Any]) -> VenueEvents:
         """Accept a PLACE; it reaches the book after the order latency. Idempotent on client_order_id."""
