@@ -15,10 +15,13 @@ Each run uses a fresh one-partition topic; the first ``--warmup`` messages are n
 
 Figures: p50, p99, p99.9 and max in milliseconds, each the median over ``--runs`` runs. With
 ``--faust``, a second table has one extra hop: a do-nothing Faust agent (hbot's Faust app factory
-and transport, in a subprocess) forwarding the raw bytes to a second topic.
+and transport, in a subprocess) forwarding the raw bytes to a second topic (fresh topics and a
+fresh worker per run; adds a few seconds of worker start per run). With ``--growth K``, K runs
+in a row on one topic show how latency grows as the partition fills up (Tansu's in-memory
+engine slows down with the number of record batches in a partition).
 
     /work/venv/bin/python bench/bench_broker_latency.py [--rates 200 2000] [--n 2000] [--runs 3]
-        [--fetch-wait-ms 5 100] [--linger-ms 5] [--faust]
+        [--fetch-wait-ms 5 100] [--linger-ms 5] [--faust] [--growth 8]
 """
 
 from __future__ import annotations
@@ -126,10 +129,15 @@ def _send_at_rate(producer: Producer, topic: str, rate: float, total: int, tag: 
 
 
 def run_once(conf: dict[str, Any], rate: float, n: int, warmup: int, linger_ms: float, fetch_wait_ms: int,
-             payload: bytes, via_faust: str | None = None) -> list[float]:
-    """Send ``warmup + n`` messages at ``rate``/s; latencies in ms of the last ``n`` (sorted)."""
+             payload: bytes, via_faust: str | None = None, topic: str | None = None) -> list[float]:
+    """Send ``warmup + n`` messages at ``rate``/s; latencies in ms of the last ``n`` (sorted).
+
+    Through ``<via_faust>.in`` -> ``.out`` if given, else on ``topic`` (an existing one), else on a fresh topic.
+    """
     if via_faust:
         topic, out_topic = via_faust + ".in", via_faust + ".out"
+    elif topic is not None:
+        out_topic = topic
     else:
         topic = out_topic = f"bench.latency.{uuid.uuid4().hex[:8]}"
         create_topics(conf, [topic])
@@ -216,6 +224,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--linger-ms", type=float, default=5.0, help="producer linger.ms (EventProducer uses 5)")
     ap.add_argument("--fetch-wait-ms", type=int, nargs="+", default=[5, 100], help="consumer fetch.wait.max.ms values")
     ap.add_argument("--faust", action="store_true", help="also measure one extra hop through a do-nothing Faust agent")
+    ap.add_argument("--growth", type=int, default=0, metavar="K",
+                    help="also K consecutive runs on one topic (first rate, shortest fetch wait): latency vs partition size")
     ap.add_argument("--log-dir", help="keep broker.log and faust.log here (default: a temporary folder, deleted)")
     args = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind so the broker child is stopped
@@ -227,38 +237,53 @@ def main(argv: list[str] | None = None) -> None:
     trade = next(r for t, r in SyntheticMarket(SyntheticMarketConfig(seed=0)).iter_span(span_us(hours=1)) if t == TRADE_TOPIC)
     payload = SingleObjectSerde().encode("market_trade", {**trade, "produce_time": trade["event_time"]})
     cases = [(w, r) for w in args.fetch_wait_ms for r in args.rates]
+    hop_wait = min(args.fetch_wait_ms)
     direct: Results = {c: [] for c in cases}
-    hop: Results = {c: [] for c in cases}
+    hop: Results = {(hop_wait, r): [] for r in args.rates}
+    growth: list[tuple[int, list[float]]] = []
     with tempfile.TemporaryDirectory(prefix="hbot-bench-latency-") as tmp_dir:
-        tmp = args.log_dir or tmp_dir
-        Path(tmp).mkdir(parents=True, exist_ok=True)
-        broker = EmbeddedBroker(free_port(), log_file=Path(tmp) / "broker.log").start()
-        forwarder = None
+        tmp = Path(args.log_dir or tmp_dir)
+        tmp.mkdir(parents=True, exist_ok=True)
+        broker = EmbeddedBroker(free_port(), log_file=tmp / "broker.log").start()
         try:
             conf = {"bootstrap.servers": broker.bootstrap, "log.connection.close": False}
             for _ in range(args.runs):
                 for wait, rate in cases:
                     direct[(wait, rate)].append(run_once(conf, rate, args.n, args.warmup, args.linger_ms, wait, payload))
             if args.faust:
-                prefix = f"bench.hop.{uuid.uuid4().hex[:6]}"
-                create_topics(conf, [prefix + ".in", prefix + ".out"])
-                forwarder = FaustForwarder(broker.bootstrap, prefix, Path(tmp) / "faust.log")
-                forwarder.wait_ready(conf, payload)
+                # A fresh forwarder and fresh topics per run: Tansu slows down as a partition fills
+                # up (see --growth), which would otherwise be charged to the later runs' hop.
                 for _ in range(args.runs):
-                    for wait, rate in cases:
-                        hop[(wait, rate)].append(run_once(conf, rate, args.n, args.warmup, args.linger_ms, wait, payload,
-                                                          via_faust=prefix))
+                    for rate in args.rates:
+                        prefix = f"bench.hop.{uuid.uuid4().hex[:6]}"
+                        create_topics(conf, [prefix + ".in", prefix + ".out"])
+                        forwarder = FaustForwarder(broker.bootstrap, prefix, tmp / "faust.log")
+                        try:
+                            forwarder.wait_ready(conf, payload)
+                            hop[(hop_wait, rate)].append(run_once(conf, rate, args.n, args.warmup, args.linger_ms, hop_wait,
+                                                                  payload, via_faust=prefix))
+                        finally:
+                            forwarder.stop()
+            if args.growth:
+                topic = f"bench.growth.{uuid.uuid4().hex[:8]}"
+                create_topics(conf, [topic])
+                for i in range(args.growth):
+                    growth.append((i * (args.warmup + args.n), run_once(conf, args.rates[0], args.n, args.warmup,
+                                                                        args.linger_ms, hop_wait, payload, topic=topic)))
         finally:
-            if forwarder is not None:
-                forwarder.stop()
             broker.stop()
 
     print(f"produce -> consume latency, embedded Tansu, payload {len(payload) + STAMP.size} bytes, linger.ms {args.linger_ms:g}, "
           f"acks=all, median over {args.runs} runs (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
-    _print_table("direct: producer -> topic -> consumer (fetch wait = the consumer's fetch.wait.max.ms)", direct, args.n)
+    _print_table("direct: producer -> topic -> consumer, fresh topic per run (fetch wait = the consumer's fetch.wait.max.ms)",
+                 direct, args.n)
     if args.faust:
-        _print_table("one Faust hop: producer -> topic -> Faust agent (forward, fetch wait 5 ms) -> topic -> consumer",
+        _print_table("one Faust hop: producer -> topic -> Faust agent (forward) -> topic -> consumer, fresh topics and worker per run",
                      hop, args.n)
+    if args.growth:
+        print(f"growth: consecutive runs on ONE topic at {args.rates[0]:,.0f}/s, fetch wait {hop_wait} ms (one run each)")
+        print(table(["msgs already in partition", "p50 ms", "p99 ms", "max ms"],
+                    [[before, percentile(lat, 50), percentile(lat, 99), lat[-1]] for before, lat in growth]))
 
 
 if __name__ == "__main__":
