@@ -68,7 +68,7 @@ def _receive(conf: dict[str, Any], topic: str, tag: int, expected: int, fetch_wa
                   "fetch.wait.max.ms": fetch_wait_ms})
     # Start at the partition's end as the broker reports it (no group join: assign the partition).
     # Reading a shared topic from 0 would make every run re-read all earlier runs' messages.
-    # (Tansu reports the last batch's base offset as the end: a few old messages come back and
+    # (Tansu reports the last batch's base offset + 1 as the end: a few old messages come back and
     # are ignored by their tag; none of this run's can be skipped, they are not sent yet.)
     _low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
     c.assign([TopicPartition(topic, 0, max(high, 0))])

@@ -6,7 +6,7 @@ records (schema ``market_trade``, topic ``hb.market.trade.v1``) from ``--markets
 markets are produced ONCE with hbot's ``EventProducer`` (single-object Avro), then each run:
 
 * ``sink``: ``TRUNCATE`` the trade table, start ``ClickHouseSink`` (the class the worker runs, with
-  the worker's defaults: every catalog topic subscribed, batch 20,000 rows, flush 0.5 s) with a new
+  the worker's defaults: every sink topic subscribed, batch 20,000 rows, flush 0.5 s) with a new
   consumer group, and time until the group's committed offsets reach the end of every partition
   (rows inserted AND offsets committed). Two rates: from ``run()`` start (includes the consumer group
   join) and from the partition assignment (``sink.ready``, steady-state throughput);
@@ -17,10 +17,13 @@ markets are produced ONCE with hbot's ``EventProducer`` (single-object Avro), th
 * ``decode+convert``: the sink's CPU work per record without broker or ClickHouse (serde decode +
   row conversion), to show where the time goes.
 
-Figures are rows/s, median of ``--runs`` runs; ratio sink / direct (target >= 0.5x) and the absolute
-target (>= 50,000 rows/s). No assertions: speed is reported, not tested.
+Figures are rows/s, median of ``--runs`` runs, by wall clock and per CPU-second (this process:
+sink thread, librdkafka and chDB threads; and with the broker process added); ratio sink / direct
+(target >= 0.5x) and the absolute target (>= 50,000 rows/s). ``--tracing file`` installs the
+OpenTelemetry SDK with the JSON-lines exporter first, as ``hbot worker`` does by default. No
+assertions: speed is reported, not tested.
 
-    /work/venv/bin/python bench/bench_sink.py [--n 200000] [--runs 3] [--markets 4]
+    /work/venv/bin/python bench/bench_sink.py [--n 200000] [--runs 3] [--markets 4] [--tracing none|file]
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ def end_offsets(blobs: list[tuple[int, int, bytes]], partitions: int) -> list[To
     """Last offset + 1 of every partition, from the records read back (what "all committed" means).
 
     Not the broker's high watermark: the embedded Tansu answers ListOffsets(latest) with the base
-    offset of the partition's last batch, short of the true end by that batch's size.
+    offset of the partition's last batch + 1, short of the true end by that batch's size - 1.
     """
     last = {p: -1 for p in range(partitions)}
     for p, o, _v in blobs:
@@ -197,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     # The SDK's batch processor warns once per dropped span when the sink outruns the exporter.
-    logging.getLogger("opentelemetry.sdk.trace.export").setLevel(logging.ERROR)
+    logging.getLogger("opentelemetry.sdk").setLevel(logging.ERROR)
     # A SIGTERM (e.g. from `timeout`) unwinds like an exception, so the broker child is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
