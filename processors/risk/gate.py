@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from processors.clock import to_micros
+from processors.config import FrozenConfig
 from processors.ids import make_id
 from processors.risk.cancel_budget import CancelBudget
 from processors.risk.guard_state import GuardState
@@ -45,10 +46,10 @@ from processors.risk.recent_ids import RecentIds
 BUY, SELL = "BUY", "SELL"
 
 
-class GateConfig(BaseModel):
+class GateConfig(FrozenConfig):
     """Limits of the risk gate."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    id_kind: ClassVar[str] = "gatecfg"
 
     max_base_pct: float = Field(default=0.5, description="Long cap: position + every open buy, at mid, <= this fraction of equity.")
     min_base_pct: float = Field(default=-0.5, description="Short floor: position - every open sell, at mid, >= this fraction of equity (0.0 for spot).")
@@ -66,10 +67,6 @@ class GateConfig(BaseModel):
             raise ValueError("min_base_pct must be < max_base_pct")
         return self
 
-    @property
-    def config_id(self) -> str:
-        """Short stable hash of this config."""
-        return make_id("gatecfg", self.model_dump_json())
 
 
 @dataclass(frozen=True, slots=True)

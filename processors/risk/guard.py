@@ -26,11 +26,12 @@ HARD_STOP is latched and part of the snapshot, later ticks and a restored guard 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from processors.clock import US_PER_S, to_micros, utc_day
+from processors.config import FrozenConfig
 from processors.ids import make_id
 from processors.risk.guard_state import GuardState
 from processors.risk.recent_ids import RecentIds
@@ -45,10 +46,10 @@ EXTERNAL_KILL_SWITCH = "external_kill_switch"
 KILL_SWITCH_REASON = "hard_stop_transition"
 
 
-class GuardConfig(BaseModel):
+class GuardConfig(FrozenConfig):
     """Limits of the ops guard. Fractions of start-of-day equity (0.03 = 3 %)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    id_kind: ClassVar[str] = "guardcfg"
 
     max_daily_loss_pct_soft: float = Field(default=0.02, gt=0, lt=1, description="Daily loss that soft-pauses.")
     max_daily_loss_pct_hard: float = Field(default=0.03, gt=0, lt=1, description="Daily loss that hard-stops (spec: 3 %).")
@@ -68,10 +69,6 @@ class GuardConfig(BaseModel):
             raise ValueError("max_drawdown_pct_soft must be <= max_drawdown_pct_hard")
         return self
 
-    @property
-    def config_id(self) -> str:
-        """Short stable hash of this config."""
-        return make_id("guardcfg", self.model_dump_json())
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import Field, PrivateAttr
 
-from processors.ids import make_id
+from processors.config import FrozenConfig
 
 # Guards floor/ceil against binary noise: 0.3 / 0.1 == 2.9999999999999996 must count as 3 ticks.
 _RATIO_EPS = 1e-9
@@ -19,10 +20,10 @@ def _decimals(step: float) -> int:
     return max(0, -int(exponent))
 
 
-class MarketRules(BaseModel):
+class MarketRules(FrozenConfig):
     """Exchange rules of one market. All sizes in base currency, prices and notionals in quote."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    id_kind: ClassVar[str] = "rules"
 
     tick_size: float = Field(gt=0, description="Price increment.")
     lot_size: float = Field(gt=0, description="Size increment.")
@@ -36,11 +37,6 @@ class MarketRules(BaseModel):
         # Rounding n * step to the step's decimals removes float residue (65000.100000000006).
         self._price_decimals = _decimals(self.tick_size) + 2
         self._size_decimals = _decimals(self.lot_size) + 2
-
-    @property
-    def config_id(self) -> str:
-        """Short stable hash of these rules."""
-        return make_id("rules", self.model_dump_json())
 
     def round_price(self, price: float, side: str) -> float:
         """Round to the tick away from the other side: a BUY rounds down, a SELL up (never more aggressive)."""

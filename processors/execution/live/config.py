@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from processors.ids import make_id
+from processors.config import FrozenConfig
 
 
 class RetryPolicy(BaseModel):
@@ -24,10 +24,10 @@ class RetryPolicy(BaseModel):
         return [min(self.max_delay_s, self.base_delay_s * self.multiplier**i) for i in range(self.max_retries)]
 
 
-class LiveVenueConfig(BaseModel):
+class LiveVenueConfig(FrozenConfig):
     """One instance's live execution through ccxt."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    id_kind: ClassVar[str] = "livecfg"
 
     exchange_id: str = Field(min_length=1, description="ccxt exchange id, e.g. 'bitget'.")
     symbol: str = Field(min_length=1, description="ccxt unified symbol, e.g. 'BTC/USDT:USDT'.")
@@ -63,11 +63,6 @@ class LiveVenueConfig(BaseModel):
         if self.market_type == "spot" and ":" in self.symbol:
             raise ValueError(f"symbol {self.symbol!r} is a contract symbol but market_type is spot; use e.g. 'BTC/USDT'")
         return self
-
-    @property
-    def config_id(self) -> str:
-        """Short stable hash of this config."""
-        return make_id("livecfg", self.model_dump_json())
 
     @property
     def ccxt_market_type(self) -> str:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import ClassVar
 
-from processors.ids import make_id
+from pydantic import Field
+
+from processors.config import FrozenConfig
 
 
-class PaperExchangeConfig(BaseModel):
+class PaperExchangeConfig(FrozenConfig):
     """Paper matching model parameters. Defaults follow spec ROAD-2 (maker 2 bp, taker 6 bp, 1 bp slippage)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    id_kind: ClassVar[str] = "papercfg"
 
     maker_fee_bps: float = Field(default=2.0, description="Fee on maker fills, bps of notional (negative = rebate).")
     taker_fee_bps: float = Field(default=6.0, description="Fee on taker fills, bps of notional.")
@@ -27,11 +29,6 @@ class PaperExchangeConfig(BaseModel):
     )
     trade_dedup_window: int = Field(default=1024, ge=1, description="Recent market trade ids remembered (duplicates ignored).")
     done_order_window: int = Field(default=4096, ge=1, description="Recent closed client order ids remembered (a replayed PLACE is ignored).")
-
-    @property
-    def config_id(self) -> str:
-        """Short stable hash of this config."""
-        return make_id("papercfg", self.model_dump_json())
 
     @property
     def order_latency_us(self) -> int:
