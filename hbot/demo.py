@@ -165,7 +165,6 @@ class _DeskGate:
     def __init__(self, desk: _Worker, window_us: int, start_us: int) -> None:
         self.desk, self.window_us, self.start_us = desk, window_us, start_us
         self.desk_us = 0
-        self.waits = 0
 
     def wait_until(self, event_time_us: int) -> None:
         while event_time_us > max(self.desk_us, self.start_us) + self.window_us:
@@ -173,7 +172,6 @@ class _DeskGate:
             roles = self.desk.progress()
             if roles and all(r in roles for r in LOOP_ROLES):
                 self.desk_us = min(roles[r]["event_time_us"] for r in LOOP_ROLES)
-            self.waits += 1
             if event_time_us > max(self.desk_us, self.start_us) + self.window_us:
                 time.sleep(0.002 if roles else 0.2)
 

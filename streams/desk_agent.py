@@ -63,7 +63,6 @@ class DeskRole:
     inputs: int = 0
     outputs: int = 0
     dead_letters: int = 0
-    last_input_wall: float = 0.0
     event_time_us: int = 0
     """Event time of the latest input handled (how far the role has got in its market's log)."""
     on_outputs: list[Callable[[InstanceSetup, list[tuple[str, dict[str, Any]]]], None]] = field(default_factory=list)
@@ -177,7 +176,6 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
         async for event in stream.events():
             msg = event.message
             state.inputs += 1
-            state.last_input_wall = time.monotonic()
             try:
                 await handle(msg, event.value)
             except DecodeError as exc:
