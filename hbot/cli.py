@@ -192,18 +192,45 @@ def sql(ctx: typer.Context, query: str = typer.Argument(..., help="A SELECT (or 
 
 @app.command()
 def demo(ctx: typer.Context,
-         seed: int = typer.Option(7, help="Seed of the synthetic market: the same seed gives the same market."),
-         span: str = typer.Option("2h", help="Simulated time to run, e.g. 2h, 1d, 90m (a day takes tens of minutes on 2 cores)."),
+         source: Optional[Path] = typer.Option(
+             None, "--source", metavar="FILE",
+             help="Recorded market data instead of the synthetic market: a recording file (hftbacktest Binance USD-M lines, "
+                  "plain or .gz), imported on the fly into HOME/data, or a market folder that `hbot data import` already "
+                  "filled (the one holding _market.json). See above."),
+         seed: int = typer.Option(7, help="Seed of the synthetic market: the same seed gives the same market (not used with --source)."),
+         span: Optional[str] = typer.Option(
+             None, help="Time to run, e.g. 2h, 1d, 90m, 30s (default 2h of synthetic market; with --source the whole recording, "
+                        "or only its first SPAN). A synthetic day takes tens of minutes on 2 cores."),
          window: float = typer.Option(5.0, min=0.1, help="Most event-time seconds the market may run ahead of the desk."),
          keep_home: bool = typer.Option(False, help="Keep existing ClickHouse data in the home folder instead of starting fresh.")) -> None:
-    """Run the whole desk (market, strategy, risk, paper execution, kill switch, sink) on the embedded broker and ClickHouse, then summarise."""
+    """Run the whole desk (market, strategy, risk, paper execution, kill switch, sink) on the embedded broker and ClickHouse, then summarise.
+
+    By default the desk trades the seeded synthetic BTC perp. With --source FILE it trades the
+    recording's market instead (e.g. binance:BTC/USDT:USDT, with the tick and lot its prices and
+    sizes show), and the demo publishes the recording's book, trade and candle records in event-time
+    order. FILE is a recording file, e.g. binance-usdm-btcusdt-20240808.gz, imported into HOME/data
+    as `hbot data import FILE` would store it; or an imported market folder, e.g.
+    .hbot/data/binance/BTC-USDT-USDT (`hbot data list` shows what is stored).
+    """
     from hbot.demo import parse_span, run_demo
+    from hbot.demo_source import SourceError, recording_market, synthetic_market
 
     try:
-        span_us = parse_span(span)
+        span_us = parse_span(span) if span is not None else None
     except ValueError as exc:
         raise UserError(f"--span: {exc}") from None
-    run_demo(_settings(ctx), seed=seed, span_us=span_us, window_s=window, fresh=not keep_home, console=console)
+    settings = _settings(ctx)
+    if source is None:
+        market = synthetic_market(seed, span_us or parse_span("2h"))
+    else:
+        try:
+            with console.status(f"reading {source} ..."):
+                market = recording_market(source, settings.home / "data", span_us)
+        except SourceError as exc:
+            raise UserError(str(exc)) from None
+        for line in market.notes:
+            console.print(line, highlight=False)
+    run_demo(settings, market, window_s=window, fresh=not keep_home, console=console)
 
 
 def main() -> None:

@@ -3,10 +3,11 @@
 1. Start the embedded broker (or use ``HBOT_KAFKA_BOOTSTRAP``) and create the topics.
 2. Start two workers: the desk (sequencer, strategy, risk, paper execution, kill switch) and the
    ClickHouse sink, in child processes (two processes use both cores; chDB is single-process).
-3. Publish the seeded synthetic market over the chosen span. The publisher never runs more than
-   ``window`` seconds of event time ahead of the slowest desk role (read from the desk's
-   ``/progress/`` view), so the desk's quotes, orders and fills stay close to the market in event
-   time whatever the machine's speed.
+3. Publish the market over the chosen span: the seeded synthetic market, or a recording's stored
+   records (``--source FILE``, see :mod:`hbot.demo_source`; the desk's paper instance then trades the
+   recording's market). The publisher never runs more than ``window`` seconds of event time ahead of
+   the slowest desk role (read from the desk's ``/progress/`` view), so the desk's quotes, orders and
+   fills stay close to the market in event time whatever the machine's speed.
 4. Wait until the desk and the sink are idle, stop both workers, and summarise from ClickHouse.
 """
 
@@ -28,6 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from hbot.demo_source import DemoMarket
 from hbot.settings import HbotSettings
 
 DESK_ROLES = "market_data,strategy,risk,execution,kill_switch"
@@ -87,10 +89,19 @@ def parse_span(span: str) -> int:
     return int(value * units[span[-1]] * 1_000_000)
 
 
-def run_demo(settings: HbotSettings, seed: int, span_us: int, window_s: float, fresh: bool, console: Console) -> dict[str, Any]:
-    """Run the demo; prints and returns the summary (also written under HOME/reports/demo/)."""
+def _instances_file(market: DemoMarket, home: Path) -> Path:
+    """The instances YAML of the demo's one paper instance (on the market the demo publishes)."""
+    import yaml
+
+    path = home / "demo" / "instances.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({"instances": [market.instance.model_dump(mode="json")]}, sort_keys=False))
+    return path
+
+
+def run_demo(settings: HbotSettings, market: DemoMarket, window_s: float, fresh: bool, console: Console) -> dict[str, Any]:
+    """Run the demo on ``market``; prints and returns the summary (also written under HOME/reports/demo/)."""
     from processors.market_data.agent import publish_market
-    from processors.market_data.synthetic import SyntheticMarket, SyntheticMarketConfig
     from sinks.clickhouse.client import connect
     from streams.admin import ensure_topics
     from streams.broker import EmbeddedBroker, free_port
@@ -115,39 +126,49 @@ def run_demo(settings: HbotSettings, seed: int, span_us: int, window_s: float, f
         ensure_topics(conf)
         env = {**os.environ, "HBOT_KAFKA_BOOTSTRAP": bootstrap, "HBOT_HOME": str(home), "HBOT_MARKET_SOURCE": "none",
                "HBOT_DEADMAN_AFTER_S": "0"}  # the demo pauses the market while the desk catches up: not a dead desk
+        if market.source != "synthetic":  # the desk trades the recording's market, whatever instances file is set
+            env["HBOT_INSTANCES_FILE"] = str(_instances_file(market, home))
         console.print(f"starting the desk ({DESK_ROLES}) and the ClickHouse sink (logs in {home / 'logs'}) ...")
         desk = _start_worker("desk", DESK_ROLES, env, home)
         sink = _start_worker("sink", "sink", env, home)
         workers += [desk, sink]
-        market = SyntheticMarket(SyntheticMarketConfig(seed=seed))
-        t0 = market.start_us
+        t0, span_us = market.start_us, market.span_us
         producer = EventProducer(conf, serde_from_settings(settings.schema_registry_url))
         window_us = int(window_s * 1e6)
-        sim_hours = span_us / 3.6e9
+        counts: dict[str, int] = {}
+        last_us = t0
+        what = f"simulating {span_us / 3.6e9:g} h of market (seed {market.seed})" if market.seed is not None else \
+            f"replaying {span_us / 6e7:.1f} min of {market.market}"
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
                       TimeRemainingColumn(), console=console) as progress:
-            task = progress.add_task(f"simulating {sim_hours:g} h of market (seed {seed})", total=span_us, info="waiting for the desk to join")
+            task = progress.add_task(what, total=span_us, info="waiting for the desk to join")
             gate = _DeskGate(desk, window_us, t0)
 
             def paced(events: Any) -> Any:
+                nonlocal last_us
                 for i, (name, rec) in enumerate(events):
-                    gate.wait_until(int(rec["event_time"]))
+                    last_us = int(rec["event_time"])
+                    gate.wait_until(last_us)
                     if i % 200 == 0:
-                        progress.update(task, completed=int(rec["event_time"]) - t0, info=gate.info())
+                        progress.update(task, completed=last_us - t0, info=gate.info())
+                    counts[name] = counts.get(name, 0) + 1
                     yield name, rec
 
-            published = publish_market(producer, paced(market.iter_span(span_us)), speed=0)
+            published = publish_market(producer, paced(market.events()), speed=0)
             progress.update(task, completed=span_us, info=f"{published:,} market events published")
             drain = progress.add_task("desk and sink: finishing the queue", total=None, info="")
-            _drain(desk, sink, conf, lambda s: progress.update(drain, info=s))
+            desk_roles = _drain(desk, sink, conf, lambda s: progress.update(drain, info=s))
         desk.stop()
         sink.stop()
         workers.clear()
         client = connect(settings.effective_clickhouse_dsn)
-        summary = summarise(client, seed=seed, span_us=span_us, published=published, wall_s=time.monotonic() - started)
+        summary = summarise(client, seed=market.seed, span_us=span_us, published=published, wall_s=time.monotonic() - started)
+        summary.update(market=market.market, source=market.source, title=market.title, published_by_topic=counts,
+                       market_first_event_us=t0, market_last_event_us=last_us,
+                       desk_roles={r: {"inputs": v["inputs"], "event_time_us": v["event_time_us"]} for r, v in sorted(desk_roles.items())})
         _print_summary(summary, console)
         summary["reports"] = _reports(client, home, t0, span_us, summary["fills"], console)
-        out = home / "reports" / "demo" / f"summary-seed{seed}.json"
+        out = home / "reports" / "demo" / f"summary-{market.name}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(summary, indent=2, default=str))
         console.print(f"summary JSON: {out}")
@@ -179,8 +200,12 @@ class _DeskGate:
         return "desk joining ..." if self.desk_us == 0 else "desk in step"
 
 
-def _drain(desk: _Worker, sink: _Worker, conf: dict[str, Any], say: Any, quiet_s: float = 2.0, timeout_s: float = 600) -> None:
-    """Wait until the desk's roles stop receiving input and the sink has committed every sinkable record."""
+def _drain(desk: _Worker, sink: _Worker, conf: dict[str, Any], say: Any, quiet_s: float = 2.0,
+           timeout_s: float = 600) -> dict[str, Any]:
+    """Wait until the desk's roles stop receiving input and the sink has committed every sinkable record.
+
+    Returns the desk roles' last ``/progress/`` counters (inputs, event time reached).
+    """
     from sinks.clickhouse.writer import SINK_GROUP
     from streams.admin import committed_total, topic_counts
     from streams.catalog import SINK_TOPICS
@@ -206,7 +231,7 @@ def _drain(desk: _Worker, sink: _Worker, conf: dict[str, Any], say: Any, quiet_s
         done = committed_total(conf, SINK_GROUP, list(SINK_TOPICS))
         say(f"sink {done:,}/{total:,} rows")
         if done >= total:
-            return
+            return roles
         if time.monotonic() > deadline:
             raise RuntimeError(f"the sink did not catch up ({done}/{total}); see {sink.log}")
         time.sleep(0.3)
@@ -237,7 +262,7 @@ def _one(client: Any, sql: str) -> Any:
     return rows[0] if rows else None
 
 
-def summarise(client: Any, seed: int, span_us: int, published: int, wall_s: float) -> dict[str, Any]:
+def summarise(client: Any, seed: int | None, span_us: int, published: int, wall_s: float) -> dict[str, Any]:
     """The demo's summary, read back from ClickHouse (so it matches what the report commands see)."""
     from streams.catalog import CATALOG
 
@@ -277,9 +302,10 @@ def summarise(client: Any, seed: int, span_us: int, published: int, wall_s: floa
 
 
 def _print_summary(s: dict[str, Any], console: Console) -> None:
-    t = Table(title=f"hbot demo: {s['simulated_hours']:g} simulated hours, seed {s['seed']}")
+    t = Table(title=f"hbot demo: {s['title']}")
     t.add_column("metric")
     t.add_column("value", justify="right")
+    t.add_row("market", s["market"])
     for key in ("market_events_published", "decisions", "orders", "fills", "maker_fills", "volume_base", "turnover_quote",
                 "fees_quote", "realized_pnl_quote", "unrealized_pnl_quote", "final_position_base", "start_equity_quote",
                 "final_equity_quote", "kill_switch_activations", "wall_seconds"):

@@ -76,14 +76,19 @@ def instance_setup(inst: InstanceConfig) -> InstanceSetup:
 DEMO_MARKET = "synthetic:BTC/USDT:USDT"
 
 
-def demo_instance() -> InstanceConfig:
-    """The instance the embedded desk trades when no instances file is given: paper, on the synthetic BTC perp."""
+def demo_instance(exchange: str = "synthetic", symbol: str = "BTC/USDT:USDT", tick_size: float = 0.1,
+                  lot_size: float = 0.001) -> InstanceConfig:
+    """The instance the embedded desk trades when no instances file is given: paper, on the synthetic BTC perp.
+
+    ``hbot demo --source`` trades the recording's market instead (its exchange, symbol and increments);
+    a unified symbol with a settle currency (``BTC/USDT:USDT``) is a perpetual, anything else spot.
+    """
     return InstanceConfig(
         id="demo",
-        exchange="synthetic",
-        symbol="BTC/USDT:USDT",
-        market_type="perp",
+        exchange=exchange,
+        symbol=symbol,
+        market_type="perp" if ":" in symbol else "spot",
         execution="paper",
-        strategy={"tick_size": 0.1, "lot_size": 0.001, "total_amount_quote": 10_000.0},
+        strategy={"tick_size": tick_size, "lot_size": lot_size, "total_amount_quote": 10_000.0},
         paper={"initial_balance_quote": 10_000.0},
     )
