@@ -235,16 +235,18 @@ def demo(ctx: typer.Context,
 
 def main() -> None:
     """Console-script entry point: runs the CLI and turns known failures into one line + exit 2."""
+    from rich.markup import escape
+
     from sinks.clickhouse.client import ClickHouseUnavailable
     from streams.broker import BrokerUnavailable
 
     try:
         app()
     except (ConfigError, UserError, ClickHouseUnavailable, BrokerUnavailable) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)  # "instances[bot1]" is not markup
         sys.exit(2)
     except KeyError as exc:  # unknown topic or schema names
-        err_console.print(f"[bold red]error:[/] {exc.args[0] if exc.args else exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc.args[0] if exc.args else exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -40,7 +40,7 @@ class HbotSettings(BaseSettings):
     trace_exporter: Literal["file", "console", "none", "otlp"] = Field("file", description="Span exporter; 'otlp' is chosen automatically when OTEL_EXPORTER_OTLP_ENDPOINT is set.")
     trace_sample_ratio: float = Field(1.0, ge=0.0, le=1.0, description="Fraction of root spans sampled (children follow their parent).")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
-    market_source: Literal["synthetic", "none"] = Field("synthetic", description="What the market_data role publishes: the seeded synthetic market, or nothing (data comes from `hbot data replay` or another publisher).")
+    market_source: Literal["synthetic", "live", "none"] = Field("synthetic", description="What the market_data role publishes: the seeded synthetic market, live ccxt.pro feeds of every instance's market (exchange and symbol from the instances file), or nothing (data comes from `hbot data replay` or another publisher).")
     market_seed: int = Field(7, description="Seed of the synthetic market.")
     market_speed: float = Field(1.0, ge=0.0, description="Synthetic market speed: event time per wall time (1 = real time, 100 = x100, 0 = as fast as possible).")
     checkpoint_every: int = Field(500, ge=1, description="Inputs a desk processor handles between state checkpoints (a restart re-processes at most this many).")

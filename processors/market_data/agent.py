@@ -6,7 +6,9 @@ checking it decodes with its topic's schema (bad records go to the DLQ). It is s
 restart may forward a tail twice, and the desk processors drop the repeats by source offset.
 
 With ``HBOT_MARKET_SOURCE=synthetic`` (the default) the role also publishes the seeded synthetic
-market at ``HBOT_MARKET_SPEED`` x real time, from a thread with its own librdkafka producer.
+market at ``HBOT_MARKET_SPEED`` x real time, from a thread with its own librdkafka producer. With
+``HBOT_MARKET_SOURCE=live`` it streams every instance's market through ccxt.pro instead
+(:mod:`processors.market_data.live.service`).
 """
 
 from __future__ import annotations
@@ -106,7 +108,11 @@ def _register_synthetic(app: faust.App, rt: Runtime) -> None:
 
 
 def register(app: faust.App, rt: Runtime) -> None:
-    """The sequencer, plus the synthetic publisher when the market source is synthetic."""
+    """The sequencer, plus the market source: the synthetic publisher, or the live feeds of the instances' markets."""
     _register_sequencer(app, rt)
     if rt.settings.market_source == "synthetic":
         _register_synthetic(app, rt)
+    elif rt.settings.market_source == "live":
+        from processors.market_data.live.service import register_live
+
+        register_live(app, rt)
