@@ -18,6 +18,9 @@ Exactness across crashes:
   ids (consumers drop them as duplicates).
 * An input that cannot be decoded, or that makes a processor raise, goes to ``hb.dlq.v1`` with
   the reason; the agent continues.
+
+Metrics (``streams/role_metrics.py``) are recorded here, from the consumed records and the records
+the processors return for publishing: the cores stay free of metrics, I/O and wall clock.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import faust
 from processors.clock import to_micros
 from processors.desk import DeskProcessor
 from processors.instance import InstanceSetup
+from streams import role_metrics
 from streams.catalog import DLQ_TOPIC, SEQUENCED_TOPIC, topic
 from streams.dlq import dead_letter
 from streams.serde import DecodeError, Serde
@@ -73,6 +77,12 @@ class DeskRole:
         return slot.proc if slot else None
 
 
+def state_table_name(role: str) -> str:
+    """Name of the Faust table holding ``role``'s checkpoints; its changelog topic is
+    ``<app id>-<table>-changelog`` (see ``deploy/helm/hbot/generate_topics.py``)."""
+    return f"{role}-state"
+
+
 def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSetup, ...], role: str, build: Builder,
                        checkpoint_every: int = 500, direct_topics: tuple[str, ...] | None = None) -> DeskRole:
     """Add the agent of ``role``: one processor per instance, fed from the sequenced log.
@@ -88,11 +98,13 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
     source_names = direct_topics or (SEQUENCED_TOPIC,)
     partitions = topic(source_names[0]).partitions
     # Keys and values go through the app's raw codec: the key is the instance id, the value a JSON document.
-    table = app.Table(f"{role}-state", default=None, partitions=partitions)
+    table = app.Table(state_table_name(role), default=None, partitions=partitions)
     source = app.topic(*source_names, value_serializer="raw", key_serializer="raw")
     outs: dict[str, Any] = {}
     held: list[Any] = []
     ctx: dict[str, Any] = {}
+    role_metrics.declare_role(role, instances, source_names)
+    role_metrics.watch_consumer_lag(app)
 
     def out_topic(name: str) -> Any:
         if name not in outs:
@@ -107,6 +119,7 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
             proc = build(setup, saved["proc"] if saved else None)
             slot = _Slot(setup, proc, dict(saved["hw"]) if saved else {})
             state.slots[setup.id] = slot
+            role_metrics.record_processor(setup, proc)
             if saved:
                 log.info("%s: %s restored from its checkpoint", role, setup.id)
         return slot
@@ -129,9 +142,10 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
         rec = dead_letter(msg.topic, msg.partition, msg.offset, msg.key, value, reason, kind, role,
                           list(msg.headers or []), now_us=time.time_ns() // 1000)
         await out_topic(DLQ_TOPIC).send(key=msg.topic.encode(), value=serde.encode("dlq", rec, DLQ_TOPIC))
+        role_metrics.record_dead_letter(msg.topic, role)
         log.warning("%s: dead letter from %s[%d]@%d (%s): %s", role, msg.topic, msg.partition, msg.offset, kind, reason)
 
-    async def publish(setup: InstanceSetup, outputs: list[tuple[str, dict[str, Any]]]) -> None:
+    async def publish(setup: InstanceSetup, outputs: list[tuple[str, dict[str, Any]]], cause_topic: str) -> None:
         now = time.time_ns() // 1000
         for name, rec in outputs:
             rec = {**rec, "produce_time": now}
@@ -139,6 +153,7 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
             key = setup.id if spec.key == "instance" else setup.market
             await out_topic(name).send(key=key.encode(), value=serde.encode(spec.schema, rec, name))
         state.outputs += len(outputs)
+        role_metrics.record_published(setup, outputs, cause_topic, now / 1e6)
         for hook in state.on_outputs:
             hook(setup, outputs)
 
@@ -167,7 +182,7 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
             slot.partition = msg.partition
             slot.dirty = True
             if outputs:
-                await publish(setup, outputs)
+                await publish(setup, outputs, src_topic)
 
     @app.agent(source, name=f"hbot.{role}")
     async def run(stream: Any) -> None:
@@ -176,6 +191,7 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
         async for event in stream.events():
             msg = event.message
             state.inputs += 1
+            role_metrics.record_input(msg.topic)
             try:
                 await handle(msg, event.value)
             except DecodeError as exc:

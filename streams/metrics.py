@@ -8,38 +8,56 @@ exporter) produce exactly the contract's names: ``hbot.dlq.records`` (counter) b
 ``tests/streams/test_metrics.py`` scrapes ``/metrics`` and checks every ``hbot_*`` name the rules use.
 
 Which part records what (``m = desk_metrics()``: the process's instance, disabled until
-:func:`setup_metrics` ran). Calls marked *wired* are in place; the others belong to the agents:
+:func:`setup_metrics` ran):
 
 - ``m.event_in(topic)`` / ``m.event_out(topic)``: every agent, per record consumed / produced
   -> ``hbot_events_total{topic, direction}``
-- ``m.dlq(source_topic, processor)``: *wired* in ``DeadLetterQueue.send`` and ``DlqTopic``
+- ``m.dlq(source_topic, processor)``: ``DeadLetterQueue.send``, ``DlqTopic``, the desk roles and the sequencer
   -> ``hbot_dlq_records_total{source_topic, processor}``
-- ``m.tick_to_order(seconds)``: execution, when an order is sent; seconds = now minus the exchange
-  time of the book event the decision used -> ``hbot_tick_to_order_seconds`` (histogram)
-- ``m.guard_state(instance, market, "RUNNING" | "SOFT_PAUSE" | "HARD_STOP")``: risk, at start and on
-  every guard transition -> ``hbot_guard_state{instance, market}`` (0 / 1 / 2)
-- ``m.position(instance, market, base)`` and ``m.pnl(instance, market, quote)``: risk or strategy
-  after each fill or mark -> ``hbot_position_base``, ``hbot_pnl_quote`` ``{instance, market}``
-- ``m.fill(instance, market)``: per fill received -> ``hbot_fills_total{instance, market}``
+- ``m.tick_to_order(seconds)``: the risk role, when it publishes an order caused by a quote or a
+  market event; seconds = wall clock at publishing minus the order's event time (the exchange time
+  of the newest market event the decision used) -> ``hbot_tick_to_order_seconds`` (histogram)
+- ``m.guard_state(instance, market, "RUNNING" | "SOFT_PAUSE" | "HARD_STOP")``: risk, when it builds an
+  instance's processor and on every guard transition -> ``hbot_guard_state{instance, market}`` (0 / 1 / 2)
+- ``m.position(instance, market, base)`` and ``m.pnl(instance, market, quote)``: strategy, per
+  decision (``hb.strategy_state.v1``) -> ``hbot_position_base``, ``hbot_pnl_quote`` ``{instance, market}``
+- ``m.fill(instance, market)``: execution, per fill received -> ``hbot_fills_total{instance, market}``
 - ``m.kill_switch_activation(instance)``: kill switch, once per cancel-all run
   -> ``hbot_kill_switch_activations_total{instance}``
-- ``m.sink_rows(table, n)`` / ``m.sink_insert_failure(table)``: *wired* in the ClickHouse sink
+- ``m.sink_rows(table, n)`` / ``m.sink_insert_failure(table)``: the ClickHouse sink
   -> ``hbot_sink_rows_total{table}``, ``hbot_sink_insert_failures_total{table}``
-- ``m.consumer_lag(group, topic, lag)``: whoever polls committed vs end offsets
+- ``m.consumer_lag(group, topic, lag)``: every Faust worker, from its consumer's committed and
+  high-water offsets (not the ClickHouse sink: see deploy/monitoring/README.md)
   -> ``hbot_consumer_lag{group, topic}``
-- ``m.feed_event(market, exchange_time_us)``: market data, per event
-  -> ``hbot_feed_age_seconds{market}``
+- ``m.feed_received(market)``: the market_data role's sequencer, per market event it reads of a
+  traded market -> ``hbot_feed_age_seconds{market}`` = wall time since the newest one arrived.
+  ``m.feed_event(market, exchange_time_us)`` measures from the event's exchange time instead; the
+  desk does not use it, because the synthetic and replayed sources stamp simulated times
 - ``m.reconciliation_drift(instance, market, fraction)``: reconciliation, per comparison
-  -> ``hbot_reconciliation_drift_pct{instance, market}`` (0.01 = 1 %)
+  -> ``hbot_reconciliation_drift_pct{instance, market}`` (0.01 = 1 %). Nothing calls it yet: this
+  build has no reconciliation role (see deploy/monitoring/README.md)
+- ``m.fill_traded(instance, market, side, liquidity, notional, fee)``: per fill, with ``m.fill``
+  -> ``hbot_fill_notional_quote_total``, ``hbot_fill_fees_quote_total``,
+  ``hbot_fill_rebates_quote_total`` ``{instance, market, side, liquidity}``
+- ``m.order(instance, market, action)``: per order command published
+  -> ``hbot_orders_total{instance, market, action}``
+- ``m.decision(instance, market)``: per strategy decision -> ``hbot_decisions_total{instance, market}``
+- ``m.equity(instance, market, quote)``: per strategy decision -> ``hbot_equity_quote{instance, market}``
+
+Where the desk roles call them: ``streams/role_metrics.py`` (the Faust glue of the desk roles, the
+sequencer and the kill switch's dead-man timer), ``streams/dlq.py``, ``streams/app.py`` and the
+ClickHouse sink. ``tests/streams/test_role_metrics.py`` checks that every metric an alert rule reads
+has an emitter wired in a role.
 
 At start, each part declares the label sets it knows so counters exist at 0 (``increase()`` is then
-exact from the first event): ``declare_instance``, ``declare_topics``, ``declare_dlq``,
-``declare_tables``. ``instance`` is the trading instance (``bot1``), never a pod name. Declare
-after :func:`setup_metrics` (``Runtime.setup_observability`` runs it before ``hbot worker`` builds
+exact from the first event): ``declare_instance``, ``declare_kill_switch``, ``declare_fills``,
+``declare_orders``, ``declare_decisions``, ``declare_topics``, ``declare_dlq``, ``declare_tables``.
+``instance`` is the trading instance (``bot1``), never a pod name. Declare after
+:func:`setup_metrics` (``Runtime.setup_observability`` runs it before ``hbot worker`` builds
 its agents): a declaration made on the disabled instance is not carried over.
 
 Gauges are observable: the methods store the last value and the exporter reads it at collection.
-The feed age is computed at collection (wall clock minus the newest exchange time), so a feed that
+The feed age is computed at collection (wall clock minus the newest arrival), so a feed that
 stops makes the age grow instead of freezing at its last value. Metrics are I/O-side plumbing:
 cores never call them, agents do.
 """
@@ -58,6 +76,9 @@ log = logging.getLogger(__name__)
 
 METER_NAME = "hbot"
 GUARD_STATES: dict[str, int] = {"RUNNING": 0, "SOFT_PAUSE": 1, "HARD_STOP": 2}
+ORDER_ACTIONS: tuple[str, ...] = ("PLACE", "CANCEL", "CANCEL_ALL")
+ORDER_SIDES: tuple[str, ...] = ("BUY", "SELL")
+LIQUIDITY: tuple[str, ...] = ("MAKER", "TAKER")
 # Tick-to-order spans a few ms (paper, same node) to seconds (live, remote exchange).
 TICK_TO_ORDER_BUCKETS_S: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 Exporter = Literal["none", "otlp", "prometheus"]
@@ -99,7 +120,7 @@ class DeskMetrics:
     """The desk's metrics, recorded through the given meter provider (see the module docstring)."""
 
     def __init__(self, provider: MeterProvider, clock: Callable[[], float] = time.time) -> None:
-        # clock: wall-clock seconds, read only when the feed age is collected (injected for tests).
+        # clock: wall-clock seconds, read for the feed age (arrival and collection); injected for tests.
         self._clock = clock
         meter = provider.get_meter(METER_NAME)
         self._events = meter.create_counter("hbot.events", description="Records consumed (in) and produced (out) per topic.")
@@ -109,12 +130,20 @@ class DeskMetrics:
         self._rows = meter.create_counter("hbot.sink.rows", description="Rows written to ClickHouse.")
         self._insert_failures = meter.create_counter("hbot.sink.insert_failures",
                                                      description="Failed ClickHouse insert attempts (each failed retry counts).")
+        self._fill_notional = meter.create_counter("hbot.fill.notional_quote",
+                                                   description="Traded notional of fills (price x size), quote currency.")
+        self._fill_fees = meter.create_counter("hbot.fill.fees_quote", description="Fees paid on fills, quote currency.")
+        self._fill_rebates = meter.create_counter("hbot.fill.rebates_quote",
+                                                  description="Rebates received on fills (negative fees), quote currency.")
+        self._orders = meter.create_counter("hbot.orders", description="Order commands published (PLACE, CANCEL, CANCEL_ALL).")
+        self._decisions = meter.create_counter("hbot.decisions", description="Strategy decisions published.")
         self._tick_to_order = meter.create_histogram("hbot.tick_to_order", unit="s",
                                                      description="Market-data event's exchange time to order sent.",
                                                      explicit_bucket_boundaries_advisory=TICK_TO_ORDER_BUCKETS_S)
         self._guard = _LastValues()
         self._position = _LastValues()
         self._pnl = _LastValues()
+        self._equity = _LastValues()
         self._lag = _LastValues()
         self._drift = _LastValues()
         self._newest_feed_s = _LastValues()
@@ -122,12 +151,14 @@ class DeskMetrics:
                                       description="Guard state: 0 RUNNING, 1 SOFT_PAUSE, 2 HARD_STOP.")
         meter.create_observable_gauge("hbot.position.base", [self._position.observe], description="Position in base units (signed).")
         meter.create_observable_gauge("hbot.pnl.quote", [self._pnl.observe], description="PnL of the day in quote currency.")
+        meter.create_observable_gauge("hbot.equity.quote", [self._equity.observe],
+                                      description="Equity in quote currency (cash + position marked to mid).")
         meter.create_observable_gauge("hbot.consumer.lag", [self._lag.observe],
                                       description="Records between the group's committed offset and the end of the topic.")
         meter.create_observable_gauge("hbot.reconciliation.drift_pct", [self._drift.observe],
                                       description="(exchange position - position from fills) / position, a signed fraction.")
         meter.create_observable_gauge("hbot.feed.age", [self._observe_feed_age], unit="s",
-                                      description="Wall-clock now minus the exchange time of the newest market-data event.")
+                                      description="Wall-clock seconds since the newest market-data event arrived.")
 
     @classmethod
     def disabled(cls) -> "DeskMetrics":
@@ -155,6 +186,10 @@ class DeskMetrics:
         """A market-data event with this exchange time (µs) arrived; the age is computed at collection."""
         # Out-of-order events (several partitions, replays) must not make the feed look older.
         self._newest_feed_s.raise_to(exchange_time_us / 1e6, market=market)
+
+    def feed_received(self, market: str) -> None:
+        """A market-data event of ``market`` arrived now (wall clock); the age is computed at collection."""
+        self._newest_feed_s.raise_to(self._clock(), market=market)
 
     def _observe_feed_age(self, options: CallbackOptions) -> list[Observation]:
         now = self._clock()
@@ -184,6 +219,27 @@ class DeskMetrics:
         """``n`` fills received."""
         self._fills.add(n, {"instance": instance, "market": market})
 
+    def fill_traded(self, instance: str, market: str, side: str, liquidity: str, notional_quote: float, fee_quote: float) -> None:
+        """One fill's notional and fee (a negative fee is a rebate), by side and liquidity."""
+        labels = {"instance": instance, "market": market, "side": side, "liquidity": liquidity}
+        self._fill_notional.add(abs(notional_quote), labels)
+        if fee_quote >= 0:
+            self._fill_fees.add(fee_quote, labels)
+        else:
+            self._fill_rebates.add(-fee_quote, labels)
+
+    def order(self, instance: str, market: str, action: str) -> None:
+        """One order command (``PLACE``, ``CANCEL``, ``CANCEL_ALL``) published."""
+        self._orders.add(1, {"instance": instance, "market": market, "action": action})
+
+    def decision(self, instance: str, market: str) -> None:
+        """One strategy decision published."""
+        self._decisions.add(1, {"instance": instance, "market": market})
+
+    def equity(self, instance: str, market: str, quote: float) -> None:
+        """Equity in quote currency."""
+        self._equity.set(quote, instance=instance, market=market)
+
     def kill_switch_activation(self, instance: str) -> None:
         """One kill-switch activation (a cancel-all run) for ``instance``."""
         self._kill.add(1, {"instance": instance})
@@ -206,6 +262,29 @@ class DeskMetrics:
         """Create the instance's counters (kill switch, fills) at 0."""
         self._kill.add(0, {"instance": instance})
         self._fills.add(0, {"instance": instance, "market": market})
+
+    def declare_kill_switch(self, instance: str) -> None:
+        """Create the instance's kill-switch counter at 0."""
+        self._kill.add(0, {"instance": instance})
+
+    def declare_fills(self, instance: str, market: str) -> None:
+        """Create the instance's fill counters at 0 (count; notional, fees, rebates per side and liquidity)."""
+        self._fills.add(0, {"instance": instance, "market": market})
+        for side in ORDER_SIDES:
+            for liquidity in LIQUIDITY:
+                labels = {"instance": instance, "market": market, "side": side, "liquidity": liquidity}
+                self._fill_notional.add(0, labels)
+                self._fill_fees.add(0, labels)
+                self._fill_rebates.add(0, labels)
+
+    def declare_orders(self, instance: str, market: str) -> None:
+        """Create the instance's order counters at 0, one per action."""
+        for action in ORDER_ACTIONS:
+            self._orders.add(0, {"instance": instance, "market": market, "action": action})
+
+    def declare_decisions(self, instance: str, market: str) -> None:
+        """Create the instance's decision counter at 0."""
+        self._decisions.add(0, {"instance": instance, "market": market})
 
     def declare_topics(self, topics: Iterable[str], direction: Literal["in", "out"]) -> None:
         """Create ``hbot_events_total`` at 0 for a processor's input or output topics."""

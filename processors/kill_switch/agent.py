@@ -5,6 +5,9 @@ intent, writes the kill-switch report, and runs the dead-man's switch.
 Paper instances are cancelled through the paper venue (a CANCEL_ALL command on ``hb.order.v1``
 marked ``reason=kill_switch``). Dead-man's switch: when an instance with open orders has had no
 decision and no book for ``HBOT_DEADMAN_AFTER_S`` seconds of wall time, it is cancelled too.
+
+Metrics: the desk glue counts each ``cancel_all`` audit record as a kill-switch activation
+(``streams/role_metrics.py``); the dead-man's cancel is published here, so it is counted here.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from processors.desk import Origin, Output
 from processors.ids import make_id
 from processors.instance import InstanceSetup
 from processors.kill_switch.core import KillSwitch
+from streams import role_metrics
 from streams.desk_agent import register_desk_role
 
 log = logging.getLogger(__name__)
@@ -95,7 +99,11 @@ async def _deadman_cancel(rt: Runtime, setup: InstanceSetup, ks: KillSwitch, sil
     rec = {"event_id": make_id("audit", setup.id, cause), "event_time": now_us, "produce_time": now_us, "instance_id": setup.id,
            "market": setup.market, "actor": "kill_switch", "action": "deadman_cancel_all", "severity": "CRITICAL",
            "dry_run": ks.config.dry_run, "details": {"silent_s": f"{silent_s:.1f}", "open_orders": str(len(ks.open_orders))}}
+    published: list[tuple[str, dict[str, Any]]] = []
     if not ks.config.dry_run:
         await orders.send(key=setup.market.encode(), value=rt.serde.encode("order", cmd, "hb.order.v1"))
+        published.append(("hb.order.v1", cmd))
     await audit.send(key=setup.id.encode(), value=rt.serde.encode("audit", rec, "hb.audit.v1"))
+    published.append(("hb.audit.v1", rec))
+    role_metrics.record_published(setup, published, "deadman", now_us / 1e6)  # one activation, and its order
     log.warning("dead-man's switch: %s silent for %.0f s with %d open orders: cancel all", setup.id, silent_s, len(ks.open_orders))

@@ -5,6 +5,11 @@ market's partition of ``hb.sequenced.v1`` (see ``processors/market_data/sequence
 checking it decodes with its topic's schema (bad records go to the DLQ). It is stateless: a
 restart may forward a tail twice, and the desk processors drop the repeats by source offset.
 
+The sequencer sees every market-data record, so it keeps the feed age of each market an instance
+trades (``hbot_feed_age_seconds{market}``: wall time since the newest market record of that market
+arrived here; the arrival, not the exchange time, because the synthetic and replayed sources stamp
+simulated times), and counts its records in and out and its dead letters.
+
 With ``HBOT_MARKET_SOURCE=synthetic`` (the default) the role also publishes the seeded synthetic
 market at ``HBOT_MARKET_SPEED`` x real time, from a thread with its own librdkafka producer. With
 ``HBOT_MARKET_SOURCE=live`` it streams every instance's market through ccxt.pro instead
@@ -24,8 +29,10 @@ from mode import Service
 from hbot.runtime import Runtime
 from processors.market_data.pacing import Pacer
 from processors.market_data.sequencer import envelopes
-from streams.catalog import DLQ_TOPIC, SEQUENCED_SOURCES, SEQUENCED_TOPIC, topic
+from streams import role_metrics
+from streams.catalog import DLQ_TOPIC, MARKET_TOPICS, SEQUENCED_SOURCES, SEQUENCED_TOPIC, topic
 from streams.dlq import dead_letter
+from streams.metrics import desk_metrics
 from streams.producer import EventProducer
 from streams.serde import DecodeError
 
@@ -61,23 +68,36 @@ def _register_sequencer(app: faust.App, rt: Runtime) -> None:
     source = app.topic(*SEQUENCED_SOURCES, value_serializer="raw", key_serializer="raw")
     out = app.topic(SEQUENCED_TOPIC, value_serializer="raw", key_serializer="raw")
     dlq = app.topic(DLQ_TOPIC, value_serializer="raw", key_serializer="raw")
+    m = desk_metrics()
+    m.declare_topics(SEQUENCED_SOURCES, "in")
+    m.declare_topics((SEQUENCED_TOPIC,), "out")
+    m.declare_dlq(SEQUENCED_SOURCES, "sequencer")
+    role_metrics.watch_consumer_lag(app)
+    market_topics = frozenset(MARKET_TOPICS)
+    traded = frozenset(s.market for s in rt.instances)  # a market nobody trades has no feed to watch
 
     @app.agent(source, name="hbot.sequencer")
     async def sequence(stream: Any) -> None:
         async for event in stream.events():
             msg = event.message
+            metrics = desk_metrics()
+            metrics.event_in(msg.topic)
             try:
                 record = serde.decode(event.value, topic(msg.topic).schema, msg.topic)
             except DecodeError as exc:
                 rec = dead_letter(msg.topic, msg.partition, msg.offset, msg.key, event.value, exc.reason, exc.kind,
                                   "sequencer", list(msg.headers or []), now_us=time.time_ns() // 1000)
                 await dlq.send(key=msg.topic.encode(), value=serde.encode("dlq", rec, DLQ_TOPIC))
+                metrics.dlq(msg.topic, "sequencer")
                 log.warning("sequencer: dead letter from %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc.reason)
                 continue
+            if msg.topic in market_topics and record.get("market") in traded:
+                metrics.feed_received(str(record["market"]))
             now = time.time_ns() // 1000
             for env in envelopes(msg.topic, msg.partition, msg.offset, event.value, record, markets_of):
                 env["produce_time"] = now
                 await out.send(key=env["market"].encode(), value=serde.encode("sequenced", env, SEQUENCED_TOPIC))
+                metrics.event_out(SEQUENCED_TOPIC)
 
 
 def _register_synthetic(app: faust.App, rt: Runtime) -> None:

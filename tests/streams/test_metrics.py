@@ -85,6 +85,11 @@ def test_when_counters_are_recorded_then_each_instrument_carries_the_contract_at
     m.dlq("hb.market.book.v1", "strategy")
     m.dlq("hb.market.book.v1", "strategy")
     m.fill("bot1", MARKET)
+    m.fill_traded("bot1", MARKET, "BUY", "MAKER", 650.0, 0.13)
+    m.fill_traded("bot1", MARKET, "BUY", "MAKER", 350.0, -0.07)
+    m.order("bot1", MARKET, "PLACE")
+    m.order("bot1", MARKET, "PLACE")
+    m.decision("bot1", MARKET)
     m.kill_switch_activation("bot1")
     m.sink_rows("hb_fill_v1", 120)
     m.sink_rows("hb_fill_v1", 30)
@@ -94,6 +99,12 @@ def test_when_counters_are_recorded_then_each_instrument_carries_the_contract_at
     assert value(pts, "hbot.events", topic="hb.quote.v1", direction="out") == 2
     assert value(pts, "hbot.dlq.records", source_topic="hb.market.book.v1", processor="strategy") == 2
     assert value(pts, "hbot.fills", instance="bot1", market=MARKET) == 1
+    fill_labels = {"instance": "bot1", "market": MARKET, "side": "BUY", "liquidity": "MAKER"}
+    assert value(pts, "hbot.fill.notional_quote", **fill_labels) == 1000.0
+    assert value(pts, "hbot.fill.fees_quote", **fill_labels) == pytest.approx(0.13)
+    assert value(pts, "hbot.fill.rebates_quote", **fill_labels) == pytest.approx(0.07)
+    assert value(pts, "hbot.orders", instance="bot1", market=MARKET, action="PLACE") == 2
+    assert value(pts, "hbot.decisions", instance="bot1", market=MARKET) == 1
     assert value(pts, "hbot.kill_switch.activations", instance="bot1") == 1
     assert value(pts, "hbot.sink.rows", table="hb_fill_v1") == 150
     assert value(pts, "hbot.sink.insert_failures", table="hb_fill_v1") == 1
@@ -105,7 +116,21 @@ def test_when_label_sets_are_declared_then_their_counters_exist_at_zero(memory: 
     m.declare_topics(["hb.fill.v1", "hb.order_update.v1"], "in")
     m.declare_dlq(["hb.fill.v1"], "risk")
     m.declare_tables(["hb_guard_v1"])
+    m.declare_fills("bot3", MARKET)
+    m.declare_orders("bot3", MARKET)
+    m.declare_decisions("bot3", MARKET)
+    m.declare_kill_switch("bot3")
     pts = points(reader)
+    for side in ("BUY", "SELL"):
+        for liq in ("MAKER", "TAKER"):
+            labels = {"instance": "bot3", "market": MARKET, "side": side, "liquidity": liq}
+            assert value(pts, "hbot.fill.notional_quote", **labels) == 0
+            assert value(pts, "hbot.fill.fees_quote", **labels) == 0
+            assert value(pts, "hbot.fill.rebates_quote", **labels) == 0
+    assert value(pts, "hbot.fills", instance="bot3", market=MARKET) == 0
+    assert {a["action"] for a, _ in pts["hbot.orders"] if a["instance"] == "bot3"} == {"PLACE", "CANCEL", "CANCEL_ALL"}
+    assert value(pts, "hbot.decisions", instance="bot3", market=MARKET) == 0
+    assert value(pts, "hbot.kill_switch.activations", instance="bot3") == 0
     assert value(pts, "hbot.kill_switch.activations", instance="bot2") == 0
     assert value(pts, "hbot.fills", instance="bot2", market=MARKET) == 0
     assert value(pts, "hbot.events", topic="hb.order_update.v1", direction="in") == 0
@@ -122,6 +147,7 @@ def test_when_gauges_are_set_then_the_last_value_per_label_set_is_exported(memor
     m.position("bot1", MARKET, 0.25)
     m.position("bot1", MARKET, -0.1)
     m.pnl("bot1", MARKET, -12.5)
+    m.equity("bot1", MARKET, 9_987.5)
     m.consumer_lag("hbot-sink", "hb.fill.v1", 1500)
     m.reconciliation_drift("bot1", MARKET, -0.015)
     pts = points(reader)
@@ -129,6 +155,7 @@ def test_when_gauges_are_set_then_the_last_value_per_label_set_is_exported(memor
     assert value(pts, "hbot.guard.state", instance="bot2", market=MARKET) == 0
     assert value(pts, "hbot.position.base", instance="bot1", market=MARKET) == -0.1
     assert value(pts, "hbot.pnl.quote", instance="bot1", market=MARKET) == -12.5
+    assert value(pts, "hbot.equity.quote", instance="bot1", market=MARKET) == 9_987.5
     assert value(pts, "hbot.consumer.lag", group="hbot-sink", topic="hb.fill.v1") == 1500
     assert value(pts, "hbot.reconciliation.drift_pct", instance="bot1", market=MARKET) == -0.015
 
@@ -248,11 +275,16 @@ def record_everything(m: DeskMetrics) -> None:
     m.position("bot1", MARKET, 0.3)
     m.pnl("bot1", MARKET, 4.2)
     m.fill("bot1", MARKET)
+    m.fill_traded("bot1", MARKET, "SELL", "TAKER", 65.0, 0.04)
+    m.fill_traded("bot1", MARKET, "SELL", "MAKER", 65.0, -0.01)
+    m.order("bot1", MARKET, "CANCEL")
+    m.decision("bot1", MARKET)
+    m.equity("bot1", MARKET, 10_004.2)
     m.kill_switch_activation("bot1")
     m.sink_rows("hb_fill_v1", 7)
     m.sink_insert_failure("hb_fill_v1")
     m.consumer_lag("hbot-sink", "hb.fill.v1", 3)
-    m.feed_event(MARKET, int((time.time() - 1.5) * 1e6))
+    m.feed_received(MARKET)
     m.reconciliation_drift("bot1", MARKET, 0.002)
 
 
