@@ -11,7 +11,7 @@ Figures, each the median of ``--runs`` runs (interleaved, so machine noise hits 
   building on this machine. ``stream / dicts`` says how close the generator gets to that floor.
 
 Target (issue 3): >= 200k book+trade events/s in-process on one core. Publishing to the broker is
-benchmarked elsewhere. Run: ``/work/venv/bin/python bench/bench_synthetic.py [--hours 2] [--runs 7]``.
+benchmarked in ``bench_synthetic_publish.py``. Run: ``/work/venv/bin/python bench/bench_synthetic.py [--hours 2] [--runs 7]``.
 """
 
 from __future__ import annotations

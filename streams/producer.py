@@ -9,7 +9,7 @@ from confluent_kafka import Producer
 
 from streams.catalog import TopicSpec, topic
 from streams.serde import Serde
-from streams.tracing import Headers, produce_span
+from streams.tracing import Headers, inject_context, produce_span, spans_recorded
 
 
 class ProduceError(Exception):
@@ -25,7 +25,13 @@ def record_key(spec: TopicSpec, record: dict[str, Any]) -> bytes | None:
 
 
 class EventProducer:
-    """Encodes and sends hbot events; every send is a PRODUCER span with trace context in headers."""
+    """Encodes and sends hbot events; every send is a PRODUCER span with trace context in headers.
+
+    Without an OpenTelemetry SDK installed (``HBOT_TRACE_EXPORTER=none``, ``hbot demo``'s own
+    publisher, benches) the span would record nothing; it is skipped and only the current trace
+    context, if any, goes into the headers (the same headers the no-op span would give). The span
+    cost about as much as the librdkafka produce itself (bench/bench_synthetic_publish.py).
+    """
 
     def __init__(self, conf: dict[str, Any], serde: Serde, extra: dict[str, Any] | None = None) -> None:
         self._serde = serde
@@ -46,6 +52,10 @@ class EventProducer:
         if key is None:
             key = record_key(spec, record)
         hdrs: Headers = list(headers or [])
+        if not spans_recorded():
+            inject_context(hdrs)
+            self._produce(topic_name, self._serde.encode(spec.schema, record, topic_name), key, hdrs)
+            return
         with produce_span(topic_name, key, hdrs):
             value = self._serde.encode(spec.schema, record, topic_name)
             self._produce(topic_name, value, key, hdrs)
@@ -53,6 +63,10 @@ class EventProducer:
     def send_raw(self, topic_name: str, value: bytes | None, key: bytes | None = None, headers: Headers | None = None) -> None:
         """Send bytes as they are (tests, replay of archived records, forwarding)."""
         hdrs: Headers = list(headers or [])
+        if not spans_recorded():
+            inject_context(hdrs)
+            self._produce(topic_name, value, key, hdrs)
+            return
         with produce_span(topic_name, key, hdrs):
             self._produce(topic_name, value, key, hdrs)
 

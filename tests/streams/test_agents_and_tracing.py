@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, TopicPartition
 
 from streams.broker import free_port
 from streams.producer import EventProducer
@@ -115,3 +115,36 @@ def test_when_an_event_crosses_a_hop_then_the_consumer_span_continues_the_produc
     assert send.kind.name == "PRODUCER" and process.kind.name == "CONSUMER"
     assert process.attributes["messaging.system"] == "kafka"
     assert process.attributes["messaging.kafka.offset"] == msg.offset()
+
+
+def test_when_no_tracer_records_spans_then_a_send_carries_the_current_trace_context_and_nothing_else(
+        kafka_conf: dict[str, Any], unique: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry import trace
+
+    import streams.tracing as tracing_mod
+    from streams.tracing import consume_span, traceparent
+
+    # No SDK: EventProducer skips the (non-recording) span and injects the current context directly.
+    monkeypatch.setattr(tracing_mod, "tracer", lambda: trace.NoOpTracer())
+    c = Consumer({**kafka_conf, "group.id": f"notrace-{unique}", "enable.auto.commit": False})
+    parts = c.list_topics("hb.market.funding.v1", timeout=10).topics["hb.market.funding.v1"].partitions
+    c.assign([TopicPartition("hb.market.funding.v1", p, c.get_watermark_offsets(TopicPartition("hb.market.funding.v1", p),
+                                                                                 timeout=10)[1]) for p in parts])
+    producer = EventProducer(kafka_conf, SingleObjectSerde())
+    market = f"notrace:{unique}"
+    parent = f"00-{unique}{'0' * 22}-{'1' * 16}-01"
+    with consume_span("hb.market.trade.v1", 0, 0, [("traceparent", parent.encode())]):
+        producer.send("hb.market.funding.v1", sample("market_funding", overrides={"event_id": f"{unique}-in", "market": market}))
+    producer.send("hb.market.funding.v1", sample("market_funding", overrides={"event_id": f"{unique}-out", "market": market}))
+    producer.flush()
+
+    headers: dict[str, Any] = {}
+    deadline = time.monotonic() + 30
+    while len(headers) < 2 and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error() and m.key() == market.encode():
+            headers[SingleObjectSerde().decode(m.value(), "market_funding")["event_id"]] = m.headers()
+    c.close()
+
+    assert traceparent(headers[f"{unique}-in"]) == parent  # the upstream trace continues through the send
+    assert not headers[f"{unique}-out"]  # outside any trace: no headers at all
