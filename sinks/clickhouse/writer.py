@@ -3,7 +3,10 @@
 Like a Quix Streams sink: records are buffered per table, a flush writes each table's batch, and
 offsets are committed only after the insert succeeded. Idempotence has two layers:
 - on partition assignment the sink reads ``max(_offset)`` per partition from the table and skips
-  records at or below it (a crash between insert and commit re-delivers them);
+  records at or below it (a crash between insert and commit re-delivers them). That watermark is
+  checked against the broker first: if the record there is missing or another event, the topic was
+  recreated (the embedded broker keeps its log in memory only) and the watermark is dropped, or it
+  would hide the new log's records;
 - tables are ReplacingMergeTree on ``event_id``, so even a record produced twice collapses.
 ClickHouse unavailable: the batch is kept, consumption pauses, inserts are retried with backoff and
 the log says so; nothing is lost and no offset moves.
@@ -16,7 +19,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Container, Iterable
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
@@ -52,6 +55,64 @@ class SinkStats:
     batches: int = 0
 
 
+def foreign_watermarks(kafka_conf: dict[str, Any], last: dict[tuple[str, int], tuple[int, str]], serde: Serde,
+                       timeout_s: float = 5.0) -> set[tuple[str, int]]:
+    """Partitions whose table watermark does not belong to the broker's log.
+
+    ``last`` maps (topic, partition) to the table's highest offset there and that row's event id. The
+    broker's record at that offset must exist and carry the same event id; if the offset is past the
+    log's end or holds another event, the topic was recreated (the embedded broker keeps its log in
+    memory only) and skipping up to that offset would drop the new log's records. A partition the
+    broker does not answer for in time keeps its watermark (logged).
+    """
+    if not last:
+        return set()
+    c = Consumer({**kafka_conf, "group.id": "hbot-sink-watermark-check", "enable.auto.commit": False,
+                  "enable.partition.eof": True, "auto.offset.reset": "error"})
+    pending = dict(last)
+    foreign: set[tuple[str, int]] = set()
+    try:
+        c.assign([TopicPartition(t, p, off) for (t, p), (off, _) in last.items()])
+        deadline = time.monotonic() + timeout_s  # wall-clock ok: an I/O timeout, not a decision
+        while pending and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is None or (m.topic(), m.partition()) not in pending:
+                continue
+            tp = (m.topic(), m.partition())
+            want_offset, want_id = pending[tp]
+            err = m.error()
+            if err is not None:
+                if err.code() in (KafkaError._PARTITION_EOF, KafkaError.OFFSET_OUT_OF_RANGE, KafkaError._AUTO_OFFSET_RESET):
+                    foreign.add(tp)
+                    pending.pop(tp)
+                continue
+            try:
+                same = m.offset() == want_offset and serde.decode(m.value(), CATALOG[tp[0]].schema, tp[0])["event_id"] == want_id
+            except DecodeError:
+                same = False
+            if not same:
+                foreign.add(tp)
+            pending.pop(tp)
+        # Some brokers (Tansu) answer a fetch past the log's end with nothing rather than an error:
+        # a partition whose log ends at or before the table's offset holds no such record.
+        for tp in list(pending):
+            try:
+                end = c.get_watermark_offsets(TopicPartition(*tp), timeout=5)[1]
+            except Exception:  # noqa: BLE001 - no answer: the table's watermark stays
+                continue
+            if 0 <= end <= pending[tp][0]:
+                foreign.add(tp)
+                pending.pop(tp)
+    finally:
+        c.close()
+    for t, p in pending:
+        log.warning("could not check the table's offsets of %s[%d] against the broker; trusting them", t, p)
+    for t, p in sorted(foreign):
+        log.warning("ClickHouse holds %s[%d] up to offset %d, which is not this broker's log (the topic was recreated): "
+                    "writing its records again from the group's offset", t, p, last[(t, p)][0])
+    return foreign
+
+
 class TableWriter:
     """Batched inserts for the catalog tables, skipping offsets a table already holds."""
 
@@ -61,19 +122,30 @@ class TableWriter:
         self._conv = {name: row_converter(s.schema) for name, s in self._specs.items()}
         self._written: dict[tuple[str, int], int] = {}
 
-    def load_watermarks(self, partitions: Iterable[tuple[str, int]]) -> None:
-        """Read ``max(_offset)`` for each (topic, partition) from its table."""
+    def last_rows(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, str]]:
+        """The highest offset each (topic, partition) has in its table, with that row's event id."""
+        found: dict[tuple[str, int], tuple[int, str]] = {}
+        for t, parts in self._by_topic(partitions).items():
+            rows = self._client.query(
+                f"SELECT _partition, max(_offset), argMax(event_id, _offset) FROM {self._specs[t].table} "
+                "WHERE _topic = {t:String} GROUP BY _partition", parameters={"t": t}).result_rows
+            found.update({(t, int(p)): (int(o), str(e)) for p, o, e in rows if int(p) in parts})
+        return found
+
+    def load_watermarks(self, partitions: Iterable[tuple[str, int]], foreign: Container[tuple[str, int]] = frozenset()) -> None:
+        """Read ``max(_offset)`` for each (topic, partition) from its table; ``foreign`` ones skip nothing."""
+        partitions = list(partitions)
+        last = self.last_rows(partitions)
+        for tp in partitions:
+            if tp[0] in self._specs:
+                self._written[tp] = -1 if tp in foreign else last.get(tp, (-1, ""))[0]
+
+    def _by_topic(self, partitions: Iterable[tuple[str, int]]) -> dict[str, list[int]]:
         by_topic: dict[str, list[int]] = defaultdict(list)
         for t, p in partitions:
             if t in self._specs:
                 by_topic[t].append(p)
-        for t, parts in by_topic.items():
-            rows = self._client.query(
-                f"SELECT _partition, max(_offset) FROM {self._specs[t].table} WHERE _topic = {{t:String}} GROUP BY _partition",
-                parameters={"t": t}).result_rows
-            found = {int(p): int(o) for p, o in rows}
-            for p in parts:
-                self._written[(t, p)] = found.get(p, -1)
+        return by_topic
 
     def forget(self, partitions: Iterable[tuple[str, int]]) -> None:
         """Drop watermarks of partitions this sink no longer owns."""
@@ -123,6 +195,8 @@ class ClickHouseSink:
         self._client: Any = None
         self._writer: TableWriter | None = None
         self._assigned: set[tuple[str, int]] = set()
+        self._foreign: set[tuple[str, int]] = set()
+        self._kafka_conf = kafka_conf
 
     # -- ClickHouse, with retry -------------------------------------------------
     def _with_retry(self, what: str, fn: Callable[[], Any], stop: threading.Event, table: str | None = None) -> Any:
@@ -135,7 +209,7 @@ class ClickHouseSink:
                     writer = TableWriter(self._client)
                     # After a reconnect, what the table holds is the truth (a failed insert may
                     # have landed server-side): reload every owned partition's watermark.
-                    writer.load_watermarks(self._assigned)
+                    writer.load_watermarks(self._assigned, self._foreign)
                     self._writer = writer
                 return fn()
             except Exception as exc:  # any driver/engine error: keep the batch, retry
@@ -157,13 +231,16 @@ class ClickHouseSink:
         def on_assign(c: Consumer, parts: list[TopicPartition]) -> None:
             tps = [(p.topic, p.partition) for p in parts]
             assigned.update(tps)
-            self._with_retry("loading offsets", lambda: self._writer.load_watermarks(tps), stop)  # type: ignore[union-attr]
+            last = self._with_retry("loading offsets", lambda: self._writer.last_rows(tps), stop)  # type: ignore[union-attr]
+            self._foreign.update(foreign_watermarks(self._kafka_conf, last, self._serde))
+            self._with_retry("loading offsets", lambda: self._writer.load_watermarks(tps, self._foreign), stop)  # type: ignore[union-attr]
             self.ready.set()
 
         def on_revoke(c: Consumer, parts: list[TopicPartition]) -> None:
             self._flush(consumer, buffer, pending, stop)
             tps = [(p.topic, p.partition) for p in parts]
             assigned.difference_update(tps)
+            self._foreign.difference_update(tps)
             if self._writer is not None:
                 self._writer.forget(tps)
 
