@@ -34,6 +34,7 @@ class HbotSettings(BaseSettings):
     schema_registry_url: str | None = Field(None, description="Confluent schema registry URL; unset = Avro single-object encoding.")
     clickhouse_dsn: str | None = Field(None, description="ClickHouse DSN, e.g. http://user:pw@host:8123/db; unset = embedded chDB under HOME/clickhouse.")
     instances_file: Path | None = Field(None, description="Instances YAML (markets, execution mode, strategy and risk config).")
+    group_prefix: str = Field("hbot", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="Prefix of each worker's Faust app id, which names its consumer group and its table changelog topics; give each desk sharing one Kafka cluster its own prefix.")
     web_port: int = Field(6066, ge=1, le=65535, description="Faust web port of a worker (health, readiness, views).")
     sink_batch_size: int = Field(20_000, gt=0, description="Rows per ClickHouse insert, at most.")
     sink_flush_interval_s: float = Field(0.5, gt=0, description="Seconds before a partial batch is flushed.")

@@ -78,19 +78,23 @@ def register_sink(app: faust.App, rt: Runtime) -> None:
     register_sql_view(app, rt.clickhouse)  # the view creates its client once and reuses it
 
 
-def app_id_for(roles: tuple[str, ...]) -> str:
+def app_id_for(roles: tuple[str, ...], prefix: str = "hbot") -> str:
     """Faust app id (consumer group, table changelog prefix) of a worker running ``roles``.
 
     One group per role set: Kafka assigns a group's partitions among members running the same
     agents, so a strategy pod must not share its group with a sink pod. Replicas of one role share it.
     """
-    return "hbot-roles-" + "-".join(sorted(roles))  # never equal to the sink's own librdkafka group, "hbot-sink"
+    return f"{prefix}-roles-" + "-".join(sorted(roles))  # never equal to the sink's own librdkafka group, "hbot-sink"
 
 
 def build_worker_app(rt: Runtime, roles: tuple[str, ...], app_id: str | None = None, strict: bool = True) -> faust.App:
     """The Faust app with the agents of ``roles``; ``strict`` fails on roles without agents."""
     s = rt.settings
-    app = create_app(app_id or app_id_for(roles), s.bootstrap, rt.serde, web_port=s.web_port)
+    app_id = app_id or app_id_for(roles, s.group_prefix)
+    # Faust keeps table stores and its lock under datadir; by default that is the working directory.
+    datadir = s.home / "faust" / app_id
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = create_app(app_id, s.bootstrap, rt.serde, web_port=s.web_port, datadir=str(datadir))
     app.hbot_readiness = []  # type: ignore[attr-defined]
     app.hbot_sink_failed = False  # type: ignore[attr-defined]
     app.hbot_desk_roles = {}  # type: ignore[attr-defined]
@@ -116,7 +120,8 @@ def build_worker_app(rt: Runtime, roles: tuple[str, ...], app_id: str | None = N
 
     @app.page("/progress/")
     async def progress(web: Any, request: Any) -> Any:
-        roles = {name: {"inputs": r.inputs, "outputs": r.outputs, "dead_letters": r.dead_letters, "event_time_us": r.event_time_us}
+        roles = {name: {"inputs": r.inputs, "outputs": r.outputs, "dead_letters": r.dead_letters, "event_time_us": r.event_time_us,
+                        "instances": {i: {"applied": sl.applied, "event_time_us": sl.event_time_us} for i, sl in r.slots.items()}}
                  for name, r in app.hbot_desk_roles.items()}  # type: ignore[attr-defined]
         return web.json({"roles": roles})
 

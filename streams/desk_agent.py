@@ -56,6 +56,10 @@ class _Slot:
     hw: dict[str, int]
     partition: int | None = None
     dirty: bool = False
+    applied: int = 0
+    """Inputs applied since this worker took the instance (the progress view shows it)."""
+    event_time_us: int = 0
+    """Event time of the latest input applied to this instance."""
 
 
 @dataclass
@@ -97,8 +101,9 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
     getattr(app, "hbot_desk_roles", {})[role] = state
     source_names = direct_topics or (SEQUENCED_TOPIC,)
     partitions = topic(source_names[0]).partitions
-    # Keys and values go through the app's raw codec: the key is the instance id, the value a JSON document.
-    table = app.Table(state_table_name(role), default=None, partitions=partitions)
+    # bytes types make the changelog raw both ways: the default (json) re-encodes what send_changelog
+    # is given, and recovery after a crash then could not read its own checkpoints back.
+    table = app.Table(state_table_name(role), default=None, partitions=partitions, key_type=bytes, value_type=bytes)
     source = app.topic(*source_names, value_serializer="raw", key_serializer="raw")
     outs: dict[str, Any] = {}
     held: list[Any] = []
@@ -179,6 +184,9 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
                 record = serde.decode(payload, topic(src_topic).schema, src_topic)
             outputs = slot.proc.on_event(src_topic, record, origin)
             slot.hw[key] = src_off
+            slot.applied += 1
+            if record.get("event_time") is not None:
+                slot.event_time_us = max(slot.event_time_us, to_micros(record["event_time"]))
             slot.partition = msg.partition
             slot.dirty = True
             if outputs:
