@@ -16,12 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,47 +26,14 @@ from rich.table import Table
 
 from hbot.demo_source import DemoMarket
 from hbot.settings import HbotSettings
+from hbot.worker_process import WorkerProcess, start_worker
 
 DESK_ROLES = "market_data,strategy,risk,execution,kill_switch"
 LOOP_ROLES = ("strategy", "risk", "execution")
 
 
-@dataclass
-class _Worker:
-    name: str
-    proc: subprocess.Popen
-    port: int
-    log: Path
-
-    def check(self) -> None:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"the {self.name} worker exited with code {self.proc.returncode}; see {self.log}")
-
-    def progress(self) -> dict[str, Any] | None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/progress/", timeout=2) as resp:
-                return json.loads(resp.read())["roles"]
-        except OSError:
-            return None
-
-    def stop(self, timeout: float = 60) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-def _start_worker(name: str, roles: str, env: dict[str, str], home: Path) -> _Worker:
-    from streams.broker import free_port
-
-    port = free_port()
-    log = home / "logs" / f"demo-{name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "hbot.cli", "worker", "--role", roles],
-                            env={**env, "HBOT_WEB_PORT": str(port)}, stdout=open(log, "w"), stderr=subprocess.STDOUT)  # noqa: SIM115
-    return _Worker(name, proc, port, log)
+def _start_worker(name: str, roles: str, env: dict[str, str], home: Path) -> WorkerProcess:
+    return start_worker(f"demo-{name}", roles, env, home / "logs")
 
 
 def parse_span(span: str) -> int:
@@ -120,7 +82,7 @@ def run_demo(settings: HbotSettings, market: DemoMarket, window_s: float, fresh:
     else:
         bootstrap = settings.kafka_bootstrap
     conf = {**settings.kafka_client_config(), "bootstrap.servers": bootstrap, "log.connection.close": False}
-    workers: list[_Worker] = []
+    workers: list[WorkerProcess] = []
     started = time.monotonic()
     try:
         ensure_topics(conf)
@@ -183,7 +145,7 @@ def run_demo(settings: HbotSettings, market: DemoMarket, window_s: float, fresh:
 class _DeskGate:
     """Blocks the publisher while the slowest loop role is more than ``window_us`` of event time behind."""
 
-    def __init__(self, desk: _Worker, window_us: int, start_us: int) -> None:
+    def __init__(self, desk: WorkerProcess, window_us: int, start_us: int) -> None:
         self.desk, self.window_us, self.start_us = desk, window_us, start_us
         self.desk_us = 0
 
@@ -200,7 +162,7 @@ class _DeskGate:
         return "desk joining ..." if self.desk_us == 0 else "desk in step"
 
 
-def _drain(desk: _Worker, sink: _Worker, conf: dict[str, Any], say: Any, quiet_s: float = 2.0,
+def _drain(desk: WorkerProcess, sink: WorkerProcess, conf: dict[str, Any], say: Any, quiet_s: float = 2.0,
            timeout_s: float = 600) -> dict[str, Any]:
     """Wait until the desk's roles stop receiving input and the sink has committed every sinkable record.
 

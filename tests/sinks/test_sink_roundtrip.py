@@ -17,6 +17,7 @@ from streams.catalog import CATALOG, DLQ_TOPIC, topic_for_schema
 from streams.dlq import DeadLetterQueue
 from streams.producer import EventProducer
 from streams.serde import SingleObjectSerde
+from tests.kafka_offsets import commit_at_end
 from tests.samples import sample
 
 pytestmark = [pytest.mark.broker, pytest.mark.clickhouse]
@@ -38,22 +39,10 @@ def running_sink(kafka_conf: dict[str, Any], factory: Callable[[], Any], group: 
 
 
 def start_at_end(kafka_conf: dict[str, Any], group: str) -> None:
-    """Commit ``group`` at the current ends, so its sink reads only what the test produces next.
-
-    The broker is shared by the whole session; without this a fresh group would first ingest every
-    record earlier tests left there. (Tansu's high watermark can sit a few records before the true
-    end: the sink then also reads those few, which is harmless.)
-    """
+    """Commit the sink ``group`` at the current ends, so its sink reads only what the test produces next."""
     from streams.catalog import SINK_TOPICS
 
-    c = Consumer({**kafka_conf, "group.id": group, "enable.auto.commit": False})
-    offsets = []
-    for name in SINK_TOPICS:
-        for p in range(CATALOG[name].partitions):
-            _, high = c.get_watermark_offsets(TopicPartition(name, p), timeout=10)
-            offsets.append(TopicPartition(name, p, max(high, 0)))
-    c.commit(offsets=offsets, asynchronous=False)
-    c.close()
+    commit_at_end(kafka_conf, group, SINK_TOPICS)
 
 
 def wait_for(pred: Callable[[], bool], timeout: float = 240.0) -> None:

@@ -439,6 +439,10 @@ def test_when_a_faust_worker_dead_letters_then_its_metrics_endpoint_counts_them(
     key = market.encode()
     port = free_port()
     log_path = tmp_path / "probe.log"
+    from tests.kafka_offsets import commit_at_end
+
+    # The probe's Faust group (app id probe-<unique>) starts at the ends: other tests' bad trades are not its own.
+    commit_at_end(kafka_conf, f"probe-{unique}", ["hb.market.trade.v1"])
     worker = subprocess.Popen([sys.executable, str(Path(__file__).with_name("metrics_probe_app.py")),
                                kafka_conf["bootstrap.servers"], unique, str(free_port()), str(port)],
                               env={**os.environ, "OTEL_EXPORTER_PROMETHEUS_HOST": "127.0.0.1"},

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from confluent_kafka import Consumer
 
-from hbot.demo import _start_worker, _Worker
+from hbot.worker_process import WorkerProcess, start_worker
 from processors.market_data.agent import publish_market
 from processors.market_data.synthetic import SyntheticMarket, SyntheticMarketConfig
 from streams.producer import EventProducer
@@ -51,19 +51,19 @@ def _wait(pred: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _outputs(w: _Worker) -> int:
+def _outputs(w: WorkerProcess) -> int:
     w.check()
     roles = w.progress() or {}
     return int(roles.get("strategy", {}).get("outputs", -1))
 
 
-def _mine(w: _Worker, instance: str) -> dict[str, int]:
+def _mine(w: WorkerProcess, instance: str) -> dict[str, int]:
     """The strategy's progress on ``instance`` (inputs applied, latest event time)."""
     w.check()
     return (w.progress() or {}).get("strategy", {}).get("instances", {}).get(instance, {"applied": 0, "event_time_us": 0})
 
 
-def _settled(w: _Worker, at_least: int, timeout: float = 180) -> int:
+def _settled(w: WorkerProcess, at_least: int, timeout: float = 180) -> int:
     """Wait until the strategy has emitted ``at_least`` outputs and then stays quiet for 3 s."""
     last, since = -1, time.monotonic()
     deadline = time.monotonic() + timeout
@@ -122,9 +122,9 @@ def runs(kafka_conf: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
     env = {**os.environ, "HBOT_KAFKA_BOOTSTRAP": kafka_conf["bootstrap.servers"], "HBOT_HOME": str(home),
            "HBOT_INSTANCES_FILE": str(home / "instances.yaml"), "HBOT_MARKET_SOURCE": "none", "HBOT_DEADMAN_AFTER_S": "0",
            "HBOT_TRACE_EXPORTER": "none", "HBOT_CHECKPOINT_EVERY": "50"}
-    workers: list[_Worker] = []
+    workers: list[WorkerProcess] = []
     try:
-        a = _start_worker("a", "market_data,strategy", {**env, "HBOT_GROUP_PREFIX": f"a{unique}"}, home)
+        a = start_worker("a", "market_data,strategy", {**env, "HBOT_GROUP_PREFIX": f"a{unique}"}, home / "logs")
         workers.append(a)
         _wait(lambda: _outputs(a) >= 0, 90, "desk A to start")
         producer = EventProducer(kafka_conf, SingleObjectSerde())
@@ -150,13 +150,13 @@ def runs(kafka_conf: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
 
         b_env = {**env, "HBOT_GROUP_PREFIX": f"b{unique}"}
         b_started_us = time.time_ns() // 1000
-        b = _start_worker("b", "strategy", b_env, home)
+        b = start_worker("b", "strategy", b_env, home / "logs")
         workers.append(b)
         _wait(lambda: _outputs(b) >= total * 2 // 5, 120, "desk B to get 40% through")
         at_kill = _outputs(b)
         b.proc.send_signal(signal.SIGKILL)
         b.proc.wait(30)
-        b2 = _start_worker("b2", "strategy", b_env, home)
+        b2 = start_worker("b2", "strategy", b_env, home / "logs")
         workers.append(b2)
         _settled(b2, at_least=1)
         b2.stop()
