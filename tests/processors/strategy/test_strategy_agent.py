@@ -144,6 +144,9 @@ def runs(kafka_conf: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         producer.flush()
         _wait(lambda: _mine(a, instance)["applied"] > applied, 60, "desk A to apply the intent")
         publish_market(producer, events[half:], speed=0)
+        last_us = int(events[-1][1]["event_time"])
+        # A pause (a broker's group rebalance) can outlast any quiet period: wait for the last event first.
+        _wait(lambda: _mine(a, instance)["event_time_us"] >= last_us, 300, "desk A to apply the whole market")
         total = _settled(a, at_least=20)
         a.stop()
         desk_a = _decisions(kafka_conf, instance, since_us=0)
@@ -158,6 +161,7 @@ def runs(kafka_conf: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         b.proc.wait(30)
         b2 = start_worker("b2", "strategy", b_env, home / "logs")
         workers.append(b2)
+        _wait(lambda: _mine(b2, instance)["event_time_us"] >= last_us, 300, "desk B to apply the whole market after its restart")
         _settled(b2, at_least=1)
         b2.stop()
         desk_b = _decisions(kafka_conf, instance, since_us=b_started_us)
