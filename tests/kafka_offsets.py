@@ -15,13 +15,21 @@ from confluent_kafka import Consumer, TopicPartition
 from streams.catalog import CATALOG
 
 
+def log_ends(kafka_conf: dict[str, Any], topic: str) -> list[TopicPartition]:
+    """Each partition of catalog ``topic`` at its high watermark."""
+    c = Consumer({**kafka_conf, "group.id": "hbot-tests-log-ends", "enable.auto.commit": False})
+    try:
+        return [TopicPartition(topic, p, max(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1], 0))
+                for p in range(CATALOG[topic].partitions)]
+    finally:
+        c.close()
+
+
 def commit_at_end(kafka_conf: dict[str, Any], group: str, topics: Iterable[str]) -> None:
     """Commit ``group`` at each partition's high watermark of ``topics`` (catalog topics)."""
+    offsets = [tp for name in topics for tp in log_ends(kafka_conf, name)]
     c = Consumer({**kafka_conf, "group.id": group, "enable.auto.commit": False})
-    offsets = []
-    for name in topics:
-        for p in range(CATALOG[name].partitions):
-            _, high = c.get_watermark_offsets(TopicPartition(name, p), timeout=10)
-            offsets.append(TopicPartition(name, p, max(high, 0)))
-    c.commit(offsets=offsets, asynchronous=False)
-    c.close()
+    try:
+        c.commit(offsets=offsets, asynchronous=False)
+    finally:
+        c.close()

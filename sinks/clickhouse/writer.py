@@ -74,7 +74,7 @@ def foreign_watermarks(kafka_conf: dict[str, Any], last: dict[tuple[str, int], t
     try:
         c.assign([TopicPartition(t, p, off) for (t, p), (off, _) in last.items()])
         deadline = time.monotonic() + timeout_s  # wall-clock ok: an I/O timeout, not a decision
-        while pending and time.monotonic() < deadline:
+        while pending and time.monotonic() < deadline:  # wall-clock ok: the same I/O timeout
             m = c.poll(0.2)
             if m is None or (m.topic(), m.partition()) not in pending:
                 continue
@@ -132,10 +132,14 @@ class TableWriter:
             found.update({(t, int(p)): (int(o), str(e)) for p, o, e in rows if int(p) in parts})
         return found
 
-    def load_watermarks(self, partitions: Iterable[tuple[str, int]], foreign: Container[tuple[str, int]] = frozenset()) -> None:
-        """Read ``max(_offset)`` for each (topic, partition) from its table; ``foreign`` ones skip nothing."""
+    def load_watermarks(self, partitions: Iterable[tuple[str, int]], foreign: Container[tuple[str, int]] = frozenset(),
+                        last: dict[tuple[str, int], tuple[int, str]] | None = None) -> None:
+        """Read ``max(_offset)`` for each (topic, partition) from its table; ``foreign`` ones skip nothing.
+
+        ``last`` is a :meth:`last_rows` answer already read for these partitions (saves the query).
+        """
         partitions = list(partitions)
-        last = self.last_rows(partitions)
+        last = self.last_rows(partitions) if last is None else last
         for tp in partitions:
             if tp[0] in self._specs:
                 self._written[tp] = -1 if tp in foreign else last.get(tp, (-1, ""))[0]
@@ -233,7 +237,7 @@ class ClickHouseSink:
             assigned.update(tps)
             last = self._with_retry("loading offsets", lambda: self._writer.last_rows(tps), stop)  # type: ignore[union-attr]
             self._foreign.update(foreign_watermarks(self._kafka_conf, last, self._serde))
-            self._with_retry("loading offsets", lambda: self._writer.load_watermarks(tps, self._foreign), stop)  # type: ignore[union-attr]
+            self._writer.load_watermarks(tps, self._foreign, last)  # type: ignore[union-attr]
             self.ready.set()
 
         def on_revoke(c: Consumer, parts: list[TopicPartition]) -> None:

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 import sinks.clickhouse.writer as writer
 from sinks.clickhouse.writer import ClickHouseSink
@@ -17,28 +17,12 @@ from streams.dlq import DeadLetterQueue
 from streams.producer import EventProducer
 from streams.serde import SingleObjectSerde
 from streams.tracing import traceparent
+from tests.kafka_offsets import commit_at_end, log_ends
 from tests.samples import sample
 
 pytestmark = [pytest.mark.broker, pytest.mark.clickhouse]
 
 TOPIC = "hb.market.trade.v1"
-
-
-def _ends(conf: dict[str, Any], topic: str) -> list[TopicPartition]:
-    c = Consumer({**conf, "group.id": f"ends-{uuid.uuid4().hex[:8]}"})
-    try:
-        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        return [TopicPartition(topic, p, c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]) for p in parts]
-    finally:
-        c.close()
-
-
-def _commit(conf: dict[str, Any], group: str, offsets: list[TopicPartition]) -> None:
-    c = Consumer({**conf, "group.id": group, "enable.auto.commit": False})
-    try:
-        c.commit(offsets=offsets, asynchronous=False)
-    finally:
-        c.close()
 
 
 @pytest.mark.parametrize("recorded", [False, True], ids=["no tracer: fast path", "span per record"])
@@ -47,8 +31,8 @@ def test_when_no_tracer_records_spans_then_rows_land_and_dead_letters_still_carr
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(writer, "_spans_recorded", lambda: recorded)
     group = f"sink-trace-{unique}"
-    _commit(kafka_conf, group, _ends(kafka_conf, TOPIC))  # this test's records only (Tansu may hand back a few old ones)
-    dlq_start = _ends(kafka_conf, DLQ_TOPIC)
+    commit_at_end(kafka_conf, group, [TOPIC])  # this test's records only (Tansu may hand back a few old ones)
+    dlq_start = log_ends(kafka_conf, DLQ_TOPIC)
     serde = SingleObjectSerde()
     producer = EventProducer(kafka_conf, serde)
     market = f"test:{unique}"
