@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetSpec
 
 from streams.catalog import CATALOG, TopicSpec
@@ -132,10 +132,14 @@ def committed_total(conf: dict[str, Any], group: str, topics: Iterable[str], tim
     On topics that start empty this is how many records the group has fully processed; the sink
     commits only after its insert, so it is also how many rows are safely in ClickHouse.
     """
-    admin = AdminClient(conf)
+    # A consumer that never subscribes reads the group's commits without joining it. Not the admin
+    # API: librdkafka (2.16) segfaults in ListConsumerGroupOffsets when the group coordinator is not
+    # up yet (a fresh Apache Kafka before __consumer_offsets exists), and that took CI's process down.
+    consumer = Consumer({**conf, "group.id": group, "enable.auto.commit": False})
     tps = [TopicPartition(t, p) for t in topics for p in range(CATALOG[t].partitions)]
-    fut = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tps)], request_timeout=timeout_s)[group]
     try:
-        return sum(max(tp.offset, 0) for tp in fut.result().topic_partitions)
+        return sum(max(tp.offset, 0) for tp in consumer.committed(tps, timeout=timeout_s))
     except KafkaException:
         return 0
+    finally:
+        consumer.close()
