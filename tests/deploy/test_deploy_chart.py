@@ -214,7 +214,7 @@ def test_when_instances_change_then_the_config_checksum_changes_and_pods_roll(tm
         return {d["spec"]["template"]["metadata"]["annotations"]["checksum/config"] for d in deployments}
 
     instances = yaml.safe_load((CHART_DIR / "values.yaml").read_text())["instances"]
-    instances[0]["risk"]["max_base_pct"] = 0.25
+    instances[0]["risk"]["gate"]["max_base_pct"] = 0.25
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump({"instances": instances}))
 
@@ -228,22 +228,37 @@ def test_when_instances_change_then_the_config_checksum_changes_and_pods_roll(tm
     assert len(after) == 1 and after != before
 
 
-def test_when_rendered_then_instances_configmap_holds_the_instances_yaml_the_cli_reads() -> None:
-    # Arrange
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_when_rendered_then_the_workers_accept_the_instances_and_the_market_source(name: str) -> None:
+    # Arrange: the workers' own start-up validation, not only the YAML model (the chart once shipped
+    # flat risk keys that InstancesFile accepts and every worker refuses)
     from hbot.settings import InstancesFile
+    from processors.instance import instance_setup
+    from processors.market_data.live.service import live_feed_configs
 
-    docs = render((PRODUCTION_VALUES,))
-    values = yaml.safe_load(PRODUCTION_VALUES.read_text())
+    docs = render(VALUE_SETS[name])
+    values = yaml.safe_load(VALUE_SETS[name][0].read_text()) if VALUE_SETS[name] else yaml.safe_load((CHART_DIR / "values.yaml").read_text())
 
     # Act
-    configmap = next(c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"] == "hbot-instances")
+    configmap = next(c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"].endswith("hbot-instances"))
     parsed = InstancesFile.model_validate(yaml.safe_load(configmap["data"]["instances.yaml"]))
+    setups = [instance_setup(i) for i in parsed.instances]
+    source = _env(_deployments_by_role(docs)["market_data"])["HBOT_MARKET_SOURCE"]["value"]
 
-    # Assert: the CLI's own model accepts it, and every worker points HBOT_INSTANCES_FILE at it
+    # Assert: every worker points HBOT_INSTANCES_FILE at it; the market-data role publishes what the
+    # instances trade (synthetic instances -> the synthetic market, exchange instances -> live feeds)
     assert [i.id for i in parsed.instances] == [i["id"] for i in values["instances"]]
-    assert [i.execution for i in parsed.instances] == ["live", "paper"]
     for d in of_kind(docs, "Deployment"):
         assert _env(d)["HBOT_INSTANCES_FILE"]["value"] == "/etc/hbot/instances/instances.yaml"
+        assert ("HBOT_MARKET_SOURCE" in _env(d)) == (role_of(d) == "market_data")
+    exchanges = {s.instance.exchange for s in setups}
+    assert source == ("synthetic" if exchanges == {"synthetic"} else "live")
+    if source == "live":
+        feeds = dict(live_feed_configs(setups))
+        assert len(feeds) == len({s.market for s in setups})
+        for s in setups:
+            for key, value in s.instance.feed.items():
+                assert getattr(feeds[s.id], key) == value
 
 
 def test_when_sasl_ssl_is_configured_then_password_and_dsn_come_from_secrets() -> None:

@@ -14,7 +14,7 @@ LIVE_INSTANCE = {
     "exchange": "bitget",
     "symbol": "BTC/USDT:USDT",
     "execution": "live",
-    "risk": {"max_daily_loss_pct_hard": 0.03, "max_base_pct": 0.5},
+    "risk": {"gate": {"max_base_pct": 0.5}, "guard": {"max_daily_loss_pct_hard": 0.03}},
 }
 BOTH_KEYS = {"trade": {"existingSecret": "trade-key"}, "killSwitch": {"existingSecret": "kill-key"}}
 
@@ -48,24 +48,32 @@ SCHEMA_CASES = {
         ["at '/kafka': missing property 'bootstrap'"],
     ),
     "negative hard loss limit": (
-        {"instances": [{"id": "bot1", "exchange": "bitget", "symbol": "BTC/USDT", "risk": {"max_daily_loss_pct_hard": -0.03}}]},
-        ["/instances/0/risk/max_daily_loss_pct_hard", "got -0.03, want 0"],
+        {"instances": [{"id": "bot1", "exchange": "bitget", "symbol": "BTC/USDT", "risk": {"guard": {"max_daily_loss_pct_hard": -0.03}}}]},
+        ["/instances/0/risk/guard/max_daily_loss_pct_hard", "got -0.03, want 0"],
     ),
     "hard loss limit above 100%": (
-        {"instances": [{"id": "bot1", "exchange": "bitget", "symbol": "BTC/USDT", "risk": {"max_daily_loss_pct_hard": 3}}]},
-        ["/instances/0/risk/max_daily_loss_pct_hard", "maximum: got 3, want 1"],
+        {"instances": [{"id": "bot1", "exchange": "bitget", "symbol": "BTC/USDT", "risk": {"guard": {"max_daily_loss_pct_hard": 3}}}]},
+        ["/instances/0/risk/guard/max_daily_loss_pct_hard", "got 3, want 1"],
     ),
     "negative position cap": (
-        {"instances": [{"id": "bot1", "exchange": "bitget", "symbol": "BTC/USDT", "risk": {"max_base_pct": -0.5}}]},
-        ["/instances/0/risk/max_base_pct", "minimum: got -0.5, want 0"],
+        {"instances": [{"id": "bot1", "exchange": "bitget", "symbol": "BTC/USDT", "risk": {"gate": {"max_base_pct": -0.5}}}]},
+        ["/instances/0/risk/gate/max_base_pct", "minimum: got -0.5, want 0"],
+    ),
+    "flat risk keys (the workers read risk.gate and risk.guard)": (
+        {"instances": [{"id": "bot1", "exchange": "bitget", "symbol": "BTC/USDT", "risk": {"max_base_pct": 0.5}}]},
+        ["/instances/0/risk", "additional properties 'max_base_pct' not allowed"],
+    ),
+    "unknown market source": (
+        {"marketSource": "replay"},
+        ["/marketSource", "'live'"],
     ),
     "unknown execution mode": (
         {"instances": [{"id": "bot1", "exchange": "bitget", "symbol": "BTC/USDT", "execution": "real"}]},
         ["/instances/0/execution", "'paper'", "'live'"],
     ),
     "live instance without a hard loss limit": (
-        {"instances": [{**LIVE_INSTANCE, "risk": {"max_base_pct": 0.5}}], "exchangeKeys": BOTH_KEYS},
-        ["/instances/0/risk", "missing property 'max_daily_loss_pct_hard'"],
+        {"instances": [{**LIVE_INSTANCE, "risk": {"gate": {"max_base_pct": 0.5}, "guard": {}}}], "exchangeKeys": BOTH_KEYS},
+        ["/instances/0/risk/guard", "missing property 'max_daily_loss_pct_hard'"],
     ),
     "negative replica count": (
         {"strategy": {"replicaCount": -1}},
@@ -132,6 +140,14 @@ VALIDATE_CASES = {
     "SASL without password secret": (
         {"kafka": {"securityProtocol": "SASL_SSL", "sasl": {"mechanism": "PLAIN", "username": "hbot"}}},
         "kafka.sasl.existingSecret is empty",
+    ),
+    "synthetic and exchange instances under an automatic market source": (
+        {"instances": [{"id": "a", "exchange": "synthetic", "symbol": "B/Q"}, {"id": "b", "exchange": "bitget", "symbol": "B/Q"}]},
+        "marketSource is auto but instances [a] are on the synthetic exchange and others are not",
+    ),
+    "live market source with a synthetic instance": (
+        {"marketSource": "live"},
+        "marketSource is live but instances [paper-btc] are on the synthetic exchange",
     ),
     "migrations without a ClickHouse server": (
         {"migrations": {"enabled": True}},

@@ -58,11 +58,22 @@ def live_feed_configs(setups: Iterable[Any], from_file: bool = True) -> list[tup
         except ValidationError as exc:
             raise ConfigError(describe_validation_error(exc, prefix=f"{where}.", source="the instances file")
                               + " (HBOT_MARKET_SOURCE=live streams it through ccxt.pro)") from None
-        out[inst.market] = (inst.id, cfg)
+        out[inst.market] = (inst.id, _with_feed_settings(cfg, inst.feed, f"{where}.feed"))
     if not out:
         raise ConfigError("HBOT_MARKET_SOURCE=live but the instances file lists no instance; add one (exchange, symbol) "
                           "or set HBOT_MARKET_SOURCE=none")
     return list(out.values())
+
+
+def _with_feed_settings(cfg: LiveFeedConfig, feed: dict[str, Any], where: str) -> LiveFeedConfig:
+    """``cfg`` with an instance's ``feed`` settings; the market itself comes from the instance, never the feed."""
+    fixed = sorted({"exchange", "symbol"} & set(feed))
+    if fixed:
+        raise ConfigError(f"{where} sets {fixed}: a feed streams its instance's own exchange and symbol; remove them from feed")
+    try:
+        return LiveFeedConfig.model_validate({**cfg.model_dump(), **feed})
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, prefix=f"{where}.", source="the instances file")) from None
 
 
 def register_live(app: faust.App, rt: Runtime) -> None:

@@ -126,6 +126,33 @@ or "" for roles that need none.
 {{- join ", " $ids -}}
 {{- end -}}
 
+{{/* Ids of the instances on the synthetic exchange, comma-separated. */}}
+{{- define "hbot.syntheticInstances" -}}
+{{- $ids := list -}}
+{{- range .Values.instances -}}
+{{- if eq .exchange "synthetic" -}}
+{{- $ids = append $ids .id -}}
+{{- end -}}
+{{- end -}}
+{{- join ", " $ids -}}
+{{- end -}}
+
+{{/*
+HBOT_MARKET_SOURCE of the market-data role. "auto": synthetic when every instance is on the
+synthetic exchange (or there is none), live when none is; a mix is refused by hbot.validateValues.
+*/}}
+{{- define "hbot.marketSource" -}}
+{{- $source := .Values.marketSource | default "auto" -}}
+{{- if eq $source "auto" -}}
+{{- $all := len (.Values.instances | default list) -}}
+{{- $synthetic := 0 -}}
+{{- range .Values.instances -}}{{- if eq .exchange "synthetic" -}}{{- $synthetic = add1 $synthetic -}}{{- end -}}{{- end -}}
+{{- if eq $synthetic $all -}}synthetic{{- else if eq $synthetic 0 -}}live{{- else -}}mixed{{- end -}}
+{{- else -}}
+{{- $source -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The instances YAML as mounted into the workers (the same document the CLI's load_instances reads). */}}
 {{- define "hbot.instancesYaml" -}}
 {{- toYaml (dict "instances" (.Values.instances | default list)) -}}
@@ -235,6 +262,13 @@ Checks that span several values; fails the render with a message naming the keys
 {{- $kill := .Values.exchangeKeys.killSwitch.existingSecret -}}
 {{- if and $trade (eq $trade $kill) -}}
   {{- $messages = append $messages (printf "exchangeKeys.trade.existingSecret and exchangeKeys.killSwitch.existingSecret are both %q: the kill switch must use its own key (a separate Secret) so it can cancel when the trade key is revoked or rate-limited" $trade) -}}
+{{- end -}}
+{{- $source := include "hbot.marketSource" . -}}
+{{- $synthetic := include "hbot.syntheticInstances" . -}}
+{{- if eq $source "mixed" -}}
+  {{- $messages = append $messages (printf "marketSource is auto but instances [%s] are on the synthetic exchange and others are not: one market-data role publishes one kind of market; set marketSource to synthetic or live, or split the instances into two releases" $synthetic) -}}
+{{- else if and (eq $source "live") $synthetic -}}
+  {{- $messages = append $messages (printf "marketSource is live but instances [%s] are on the synthetic exchange, which has no live feed: give them a ccxt.pro exchange id (e.g. bitget) or set marketSource to synthetic" $synthetic) -}}
 {{- end -}}
 {{- $ids := dict -}}
 {{- range .Values.instances -}}
