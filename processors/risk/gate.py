@@ -12,9 +12,12 @@ orders it tracks and emits ``schemas/order.avsc`` commands. In order:
 3. A live order of the same side whose price and remaining size are within tolerance is kept
    (no needless cancel/replace). Unmatched live orders are cancelled.
 4. Cancels use a per-minute budget (event-time sliding window). Risk-reducing cancels (guard,
-   derisk, inventory cap, empty quote) always go out; a reprice cancel over budget is denied, the
-   old order stays, its replacement is not placed, and ``cancel_budget_breach`` is reported (the
-   agent passes it to ``OpsGuard.on_cancel_budget_breach``).
+   derisk, inventory cap, empty quote) always go out. Reprice cancels stop at
+   ``reprice_budget_fraction`` of the budget: the old order rests, its replacement is withheld
+   (denied ``cancel_budget``), and the quote catches up once the window frees; so strategy churn
+   alone never breaches the budget. ``cancel_budget_breach`` is reported when risk-reducing
+   cancels take the window over the budget (the agent passes it to
+   ``OpsGuard.on_cancel_budget_breach``, which hard-stops by default, spec P0-2).
 5. Places are clipped to the inventory headroom: the position if every tracked buy filled
    (pending new, open, pending cancel, and reported-but-unseen fills) stays <= ``max_base_pct`` of
    equity at the decision mid; likewise every sell >= ``min_base_pct``. Under ``derisk_only`` the
@@ -54,7 +57,11 @@ class GateConfig(FrozenConfig):
     max_base_pct: float = Field(default=0.5, description="Long cap: position + every open buy, at mid, <= this fraction of equity.")
     min_base_pct: float = Field(default=-0.5, description="Short floor: position - every open sell, at mid, >= this fraction of equity (0.0 for spot).")
     max_order_notional_quote: float = Field(default=1000.0, gt=0, description="Largest price * size of one order; larger quotes are clipped.")
-    cancel_budget_per_min: int = Field(default=60, ge=1, description="Cancels per 60 s of event time; reprice cancels beyond it are denied.")
+    cancel_budget_per_min: int = Field(default=60, ge=1, description="Cancels per 60 s of event time; risk-reducing cancels beyond it are a breach.")
+    reprice_budget_fraction: float = Field(
+        default=0.8, gt=0, le=1,
+        description="Reprice cancels stop once this fraction of the budget is used in the window (the old quote rests until "
+                    "it frees); the rest is kept for risk-reducing cancels.")
     reuse_price_tolerance_bps: float = Field(default=1.0, ge=0, description="A live order within this many bps of the desired price is kept.")
     reuse_size_tolerance_pct: float = Field(default=0.25, ge=0, description="... and whose remaining size is within this fraction of the desired size.")
     deny_quotes_crossing_mid: bool = Field(default=True, description="Deny a BUY at/above mid or a SELL at/below mid.")
@@ -359,14 +366,17 @@ class RiskGate:
             cancels.append((o, strategy_reason, forced))
 
         denied_cancels = 0
+        reprice_limit = max(1, math.floor(self._budget.budget * self.config.reprice_budget_fraction))
         for o, reason, is_forced in cancels:
-            if self._budget.try_consume(acc.t, forced=is_forced):
+            if self._budget.try_consume(acc.t, forced=is_forced, limit=reprice_limit):
                 self.orders.mark_pending_cancel(o.client_order_id)
                 acc.commands.append(self._command("CANCEL", acc, reason, cid=o.client_order_id))
+                acc.breach = acc.breach or (is_forced and self._budget.exceeded(acc.t))
             else:
                 denied_cancels += 1
-                acc.breach = True
-                acc.deny("cancel_budget", side, o.level, o.client_order_id, detail=f"cancel of {o.client_order_id} over budget")
+                acc.deny("cancel_budget", side, o.level, o.client_order_id,
+                         detail=f"reprice of {o.client_order_id} deferred: {self._budget.used(acc.t)} of "
+                                f"{self._budget.budget} cancels used in the last minute")
 
         # An order whose cancel was denied still rests: place only what fits next to it.
         n_place = max(0, len(to_place) - denied_cancels)

@@ -169,9 +169,9 @@ def test_when_equity_cap_shrinks_below_resting_orders_then_farthest_kept_order_i
         ("CANCEL", r1.places[1]["client_order_id"], "inventory_cap")]
 
 
-def test_when_cancel_budget_exhausted_then_reprices_denied_and_breach_reported() -> None:
-    # Arrange: budget of 2 cancels per minute.
-    g = _gate(balance=100_000.0, cfg=CFG.model_copy(update={"cancel_budget_per_min": 2}))
+def test_when_reprices_use_up_their_share_of_the_budget_then_they_wait_for_the_window_without_a_breach() -> None:
+    # Arrange: budget of 2 cancels per minute, all of it open to reprices.
+    g = _gate(balance=100_000.0, cfg=CFG.model_copy(update={"cancel_budget_per_min": 2, "reprice_budget_fraction": 1.0}))
     r1 = g.on_quote(quote("q1", T0, 100.0, [("BUY", 0, 99.9, 1.0), ("SELL", 0, 100.1, 1.0)]))
     _ack_all(g, r1, T0)
     r2 = g.on_quote(quote("q2", T0 + 1 * S, 100.2, [("BUY", 0, 100.1, 1.0), ("SELL", 0, 100.3, 1.0)]))
@@ -181,12 +181,48 @@ def test_when_cancel_budget_exhausted_then_reprices_denied_and_breach_reported()
     # Act
     r3 = g.on_quote(quote("q3", T0 + 2 * S, 100.4, [("BUY", 0, 100.3, 1.0), ("SELL", 0, 100.5, 1.0)]))
     r4 = g.on_quote(quote("q4", T0 + 62 * S, 100.4, [("BUY", 0, 100.3, 1.0), ("SELL", 0, 100.5, 1.0)]))
-    # Assert
+    # Assert: the old orders rest, their replacements are withheld, and nothing is a breach
     assert len(r2.cancels) == 2 and not r2.cancel_budget_breach
-    assert r3.commands == () and r3.cancel_budget_breach
+    assert r3.commands == () and not r3.cancel_budget_breach
     assert sorted(d["reason"] for d in r3.denials) == ["cancel_budget"] * 4
+    assert "deferred: 2 of 2 cancels used" in r3.denials[0]["detail"]
     assert g.cancels_used(T0 + 2 * S) == 2
     assert len(r4.cancels) == 2 and len(r4.places) == 2 and not r4.cancel_budget_breach
+
+
+def test_when_the_strategy_requotes_every_second_then_reprices_stay_within_their_share_and_never_breach() -> None:
+    # Arrange: budget 10 per minute, reprices get 80 % of it; the mid walks 0.2 every second for 3 minutes.
+    g = _gate(balance=100_000.0, cfg=CFG.model_copy(update={"cancel_budget_per_min": 10}))
+    cancel_times: list[int] = []
+    breaches = places = 0
+    # Act
+    for i in range(180):
+        t, mid = T0 + i * S, 100.0 + 0.2 * (i % 20)
+        r = g.on_quote(quote(f"q{i}", t, mid, [("BUY", 0, round(mid - 0.1, 1), 1.0), ("SELL", 0, round(mid + 0.1, 1), 1.0)]))
+        for c in r.cancels:
+            g.on_order_update(update(t, c["client_order_id"], "CANCELLED", 1.0))
+            cancel_times.append(t)
+        _ack_all(g, r, t)
+        breaches += r.cancel_budget_breach
+        places += len(r.places)
+    # Assert: at most 8 reprice cancels in any minute, the quotes kept moving, no breach
+    worst = max(sum(1 for u in cancel_times if t - 60 * S < u <= t) for t in cancel_times)
+    assert worst == 8 and breaches == 0
+    assert places == 2 + len(cancel_times) and len(cancel_times) >= 3 * 8  # each cancel was replaced
+
+
+def test_when_risk_reducing_cancels_take_the_window_over_the_budget_then_a_breach_is_reported() -> None:
+    # Arrange: budget 2; long 2.0 with two resting buys; one reprice already used the reprice share (1).
+    g = _gate(balance=100_000.0, cfg=CFG.model_copy(update={"cancel_budget_per_min": 2}))
+    g.on_fill(fill(T0, "ext", "f-0", "BUY", 100.0, 2.0))
+    r1 = g.on_quote(quote("q1", T0, 100.0, [("BUY", 0, 99.9, 1.0), ("BUY", 1, 99.8, 1.0), ("SELL", 0, 100.1, 1.0)]))
+    _ack_all(g, r1, T0)
+    g.on_quote(quote("q2", T0 + 1, 100.0, [("BUY", 0, 99.9, 1.0), ("BUY", 1, 99.8, 1.0), ("SELL", 0, 100.5, 1.0)]))
+    # Act: derisk cancels both buys (risk-reducing, so they go out regardless)
+    r3 = g.on_quote(quote("q3", T0 + 2, 100.0, [("SELL", 0, 100.5, 1.0)], derisk_only=True))
+    # Assert
+    assert [(c["action"], c["reason"]) for c in r3.cancels] == [("CANCEL", "derisk_only")] * 2
+    assert g.cancels_used(T0 + 2) == 3 and r3.cancel_budget_breach
 
 
 def test_when_hard_stop_then_cancel_all_and_no_place_passes_while_quotes_keep_coming() -> None:
@@ -262,8 +298,8 @@ def test_when_derisk_only_and_flat_then_nothing_is_placed() -> None:
 
 
 def test_when_derisk_starts_then_increasing_orders_are_cancelled_even_over_budget() -> None:
-    # Arrange: long 2.0 with a resting buy; cancel budget already used up.
-    g = _gate(balance=100_000.0, cfg=CFG.model_copy(update={"cancel_budget_per_min": 1}))
+    # Arrange: long 2.0 with a resting buy; the reprice share of the budget (1 of 2) already used up.
+    g = _gate(balance=100_000.0, cfg=CFG.model_copy(update={"cancel_budget_per_min": 2}))
     g.on_fill(fill(T0, "ext", "f-0", "BUY", 100.0, 2.0))
     r1 = g.on_quote(quote("q1", T0, 100.0, [("BUY", 0, 99.9, 1.0), ("SELL", 0, 100.1, 1.0)]))
     _ack_all(g, r1, T0)
