@@ -27,7 +27,7 @@ Which part records what (``m = desk_metrics()``: the process's instance, disable
 - ``m.sink_rows(table, n)`` / ``m.sink_insert_failure(table)``: the ClickHouse sink
   -> ``hbot_sink_rows_total{table}``, ``hbot_sink_insert_failures_total{table}``
 - ``m.consumer_lag(group, topic, lag)``: every Faust worker, from its consumer's committed and
-  high-water offsets (not the ClickHouse sink: see deploy/monitoring/README.md)
+  high-water offsets; the ClickHouse sink after each commit and each failed insert
   -> ``hbot_consumer_lag{group, topic}``
 - ``m.feed_received(market)``: the market_data role's sequencer, per market event it reads of a
   traded market -> ``hbot_feed_age_seconds{market}`` = wall time since the newest one arrived.

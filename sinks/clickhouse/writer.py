@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Container, Iterable
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from sinks.clickhouse.ddl import row_converter
 from sinks.clickhouse.migrations import migrate
@@ -201,6 +201,8 @@ class ClickHouseSink:
         self._assigned: set[tuple[str, int]] = set()
         self._foreign: set[tuple[str, int]] = set()
         self._kafka_conf = kafka_conf
+        self._consumer: Consumer | None = None
+        self._committed: dict[tuple[str, int], int] = {}
 
     # -- ClickHouse, with retry -------------------------------------------------
     def _with_retry(self, what: str, fn: Callable[[], Any], stop: threading.Event, table: str | None = None) -> Any:
@@ -221,6 +223,7 @@ class ClickHouseSink:
                 if table is not None:  # an insert attempt that failed, reconnect included
                     desk_metrics().sink_insert_failure(table)
                 self._writer = None
+                self._report_lag()  # the lag grows while ClickHouse is down: that is when it must be seen
                 log.warning("ClickHouse unavailable during %s (%s); retrying in %.1f s — nothing is lost, offsets are not committed",
                             what, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__, delay)
                 if stop.wait(delay):
@@ -229,12 +232,13 @@ class ClickHouseSink:
 
     def run(self, stop: threading.Event) -> None:
         """Consume and write until ``stop`` is set; flushes and commits what it holds before returning."""
-        consumer = Consumer(self._conf)
+        consumer = self._consumer = Consumer(self._conf)
         assigned = self._assigned
 
         def on_assign(c: Consumer, parts: list[TopicPartition]) -> None:
             tps = [(p.topic, p.partition) for p in parts]
             assigned.update(tps)
+            self._committed.update({(p.topic, p.partition): max(p.offset, 0) for p in c.committed(parts, timeout=10)})
             last = self._with_retry("loading offsets", lambda: self._writer.last_rows(tps), stop)  # type: ignore[union-attr]
             self._foreign.update(foreign_watermarks(self._kafka_conf, last, self._serde))
             self._writer.load_watermarks(tps, self._foreign, last)  # type: ignore[union-attr]
@@ -245,6 +249,8 @@ class ClickHouseSink:
             tps = [(p.topic, p.partition) for p in parts]
             assigned.difference_update(tps)
             self._foreign.difference_update(tps)
+            for tp in tps:
+                self._committed.pop(tp, None)
             if self._writer is not None:
                 self._writer.forget(tps)
 
@@ -279,6 +285,7 @@ class ClickHouseSink:
                 if held:
                     self._flush(consumer, buffer, pending, stop)
             finally:
+                self._consumer = None
                 consumer.close()
 
     def _accept(self, m: Any, buffer: dict[str, list[tuple[int, int, dict[str, Any]]]], traced: bool = True) -> None:
@@ -329,5 +336,25 @@ class ClickHouseSink:
         self._dlq.flush()
         offsets = [TopicPartition(t, p, o) for (t, p), o in pending.items()]
         consumer.commit(offsets=offsets, asynchronous=False)
+        self._committed.update(pending)
         pending.clear()
         self.stats.batches += 1
+        self._report_lag()
+
+    def _report_lag(self) -> None:
+        """``hbot_consumer_lag{group, topic}``: records on the broker not yet committed, i.e. not yet in ClickHouse.
+
+        High watermarks come from the consumer's last fetch responses (no broker round trip).
+        """
+        if self._consumer is None:
+            return
+        lags: dict[str, int] = {}
+        for (topic, partition), done in list(self._committed.items()):
+            try:
+                _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+            except KafkaException:
+                continue
+            if high >= 0:
+                lags[topic] = lags.get(topic, 0) + max(0, high - done)
+        for topic, lag in lags.items():
+            desk_metrics().consumer_lag(self._group, topic, lag)

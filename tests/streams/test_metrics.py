@@ -486,3 +486,56 @@ def text_samples(port: int) -> list[tuple[str, dict[str, str], float]]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
         body = resp.read().decode()
     return [(s.name, dict(s.labels), s.value) for f in parse_text(body) for s in f.samples]
+
+
+@pytest.mark.broker
+@pytest.mark.clickhouse
+def test_when_clickhouse_is_down_then_the_sink_reports_its_lag_and_zero_once_the_rows_are_in(
+        installed: Any, kafka_conf: dict[str, Any], clickhouse: Any, unique: str) -> None:
+    from sinks.clickhouse.writer import ClickHouseSink
+    from streams.dlq import DeadLetterQueue
+    from streams.producer import EventProducer
+    from streams.serde import SingleObjectSerde
+    from tests.kafka_offsets import commit_at_end
+    from tests.samples import sample
+
+    # Arrange: the group starts at the topic's end, then 40 candles arrive while every insert fails
+    serde = SingleObjectSerde()
+    producer = EventProducer(kafka_conf, serde)
+    topic, market, group = "hb.market.candle.v1", f"lag:{unique}", f"sink-lag-{unique}"
+    commit_at_end(kafka_conf, group, [topic])
+    for i in range(40):
+        producer.send(topic, sample("market_candle", seed=i, overrides={"event_id": f"{unique}-{i}", "market": market}))
+    producer.flush()
+    failures = {"left": 10**9}
+    sink = ClickHouseSink(kafka_conf, lambda: FailsFirstInsert(clickhouse, failures), serde,
+                          DeadLetterQueue(producer, "sink"), batch_size=500, flush_interval_s=0.2,
+                          topics=[topic], group=group, max_backoff_s=0.2)
+    stop = threading.Event()
+    t = threading.Thread(target=sink.run, args=(stop,), daemon=True)
+    t.start()
+
+    def lag() -> Any:
+        found = [v for a, v in points(installed[1]).get("hbot.consumer.lag", []) if a == {"group": group, "topic": topic}]
+        return found[0] if found else None
+
+    try:
+        # Act 1: ClickHouse down
+        deadline = time.monotonic() + 60
+        while (lag() or 0) < 40 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        during = lag()
+        # Act 2: ClickHouse back
+        failures["left"] = 0
+        deadline = time.monotonic() + 60
+        while lag() != 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        after = lag()
+    finally:
+        stop.set()
+        t.join(30)
+    n = clickhouse.query("SELECT count() FROM hb_market_candle_v1 WHERE market = {m:String}", parameters={"m": market}).result_rows[0][0]
+
+    # Assert: the backlog is visible while nothing lands, and gone once it has landed
+    assert during is not None and during >= 40
+    assert after == 0 and n == 40
