@@ -176,8 +176,15 @@ def sql(ctx: typer.Context, query: str = typer.Argument(..., help="A SELECT (or 
     first = query.lstrip().split(None, 1)[0].upper() if query.strip() else ""
     if first not in ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN"):
         raise UserError("hbot sql runs read-only statements only (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN)")
+    from clickhouse_connect.driver.exceptions import DatabaseError
+
     rt = _runtime(ctx)
-    res = rt.clickhouse().query(query)
+    try:
+        res = rt.clickhouse().query(query)
+    except DatabaseError as exc:
+        reason = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        raise UserError(f"ClickHouse rejected the query: {reason[:400]}; `hbot sql 'SHOW TABLES'` lists the tables and "
+                        "`hbot sql 'DESCRIBE <table>'` their columns") from None
     if as_json:
         rows = [dict(zip(res.column_names, r)) for r in res.result_rows]
         sys.stdout.write(json.dumps(rows, default=str) + "\n")

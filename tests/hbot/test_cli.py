@@ -45,6 +45,19 @@ def test_when_the_broker_is_unreachable_then_one_readable_line_and_exit_2_within
     assert elapsed < 15
 
 
+@pytest.mark.clickhouse
+@pytest.mark.parametrize(("query", "named"), [
+    ("SELECT * FROM no_such_table", "no_such_table"),
+    ("SELECT no_such_column FROM system.one", "no_such_column"),
+])
+def test_when_clickhouse_rejects_a_query_then_one_line_names_the_problem_and_exit_2(tmp_path: Path, query: str, named: str) -> None:
+    res = run(["sql", query], env={**os.environ, "HBOT_HOME": str(tmp_path)})
+
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert len(lines) == 1 and "ClickHouse rejected the query" in lines[0] and named in lines[0], res.stderr
+
+
 @pytest.mark.parametrize("var,value,field", [
     ("HBOT_SINK_BATCH_SIZE", "lots", "HBOT_SINK_BATCH_SIZE"),
     ("HBOT_WEB_PORT", "70000", "HBOT_WEB_PORT"),
