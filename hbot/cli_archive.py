@@ -76,7 +76,7 @@ def _user_errors(fn: Any) -> Any:
 
 @_user_errors
 def archive_command(ctx: typer.Context,
-                    date: str = typer.Option(..., "--date", help="UTC day to archive, YYYY-MM-DD."),
+                    date: str = typer.Option(..., "--date", help="UTC day to archive, YYYY-MM-DD, or 'yesterday' (what the scheduled archive after the UTC rollover runs) or 'today'."),
                     topics: Optional[List[str]] = typer.Option(None, "--topics", help="Only these catalog topics (comma-separated or repeated); default all."),
                     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing archive of the day whose content differs."),
                     max_clock_skew: float = typer.Option(3600.0, "--max-clock-skew", min=0, help="Seconds an event time may lead its Kafka timestamp (bounds the seek)."),
@@ -84,8 +84,10 @@ def archive_command(ctx: typer.Context,
     """COPY every record of one UTC day (by event time) of the catalog topics to HOME/archive/DAY (nothing is deleted)."""
     from streams.archive import archive_day, parse_date
 
+    from datetime import datetime, timezone
+
     cli = _cli()
-    day = parse_date(date)
+    day = parse_date(date, today=datetime.now(timezone.utc).date())  # wall clock ok: the CLI's own notion of "yesterday"
     rt = cli._runtime(ctx, service="hbot-archive")
     cli._reachable(rt)
     started = time.perf_counter()

@@ -84,14 +84,19 @@ class ArchiveError(Exception):
 # --------------------------------------------------------------------------------------- pure parts
 
 
-def parse_date(text: str) -> date:
-    """``YYYY-MM-DD`` as a date; :class:`ArchiveError` otherwise."""
+def parse_date(text: str, today: date | None = None) -> date:
+    """``YYYY-MM-DD`` as a date, or ``yesterday`` / ``today`` relative to ``today`` (a UTC day, given by
+    the caller: the scheduled archive runs ``--date yesterday`` after the UTC rollover); :class:`ArchiveError` otherwise."""
+    word = text.strip().lower()
+    if word in ("yesterday", "today") and today is not None:
+        return today - timedelta(days=1) if word == "yesterday" else today
     try:
         if len(text.strip()) != 10:
             raise ValueError
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise ArchiveError(f"--date {text!r} is not a day; use YYYY-MM-DD, e.g. 2026-03-01") from None
+        raise ArchiveError(f"--date {text!r} is not a day; use YYYY-MM-DD, e.g. 2026-03-01"
+                           + (", or yesterday / today (UTC)" if today is not None else "")) from None
 
 
 def day_window(day: date) -> tuple[int, int]:

@@ -285,6 +285,27 @@ def test_when_defaults_are_used_then_optional_pieces_are_off() -> None:
     assert len(of_kind(render(), "ConfigMap")) == 1
 
 
+def test_when_the_archive_is_enabled_then_a_utc_cronjob_copies_yesterday_onto_the_claim() -> None:
+    # Act
+    docs = render((PRODUCTION_VALUES,))
+    cron = next(d for d in of_kind(docs, "CronJob") if d["metadata"]["name"] == "hbot-archive")
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    env = {e["name"]: e for e in container["env"]}
+
+    # Assert: after the UTC rollover, one run at a time, yesterday's UTC day onto the persistent claim,
+    # with the same Kafka settings (and secrets) as the workers
+    assert cron["spec"]["timeZone"] == "Etc/UTC" and cron["spec"]["schedule"].split()[1] == "0"
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert container["args"] == ["archive", "--date", "yesterday"]
+    assert mounts["archive"] == f"{env['HBOT_HOME']['value']}/archive"
+    assert volumes["archive"]["persistentVolumeClaim"] == {"claimName": "hbot-archive"}
+    assert env["HBOT_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "hbot-kafka-user"
+    assert not any("exchange" in v.get("secret", {}).get("secretName", "") for v in pod["volumes"])  # no exchange key
+
+
 def test_when_production_values_are_used_then_every_optional_piece_renders() -> None:
     # Act
     docs = render((PRODUCTION_VALUES,))
@@ -296,6 +317,7 @@ def test_when_production_values_are_used_then_every_optional_piece_renders() -> 
     assert ("PodMonitor", "hbot") in names
     assert ("ConfigMap", "hbot-grafana-datasource") in names
     assert ("ConfigMap", "hbot-otel-collector") in names
+    assert ("CronJob", "hbot-archive") in names
     job = next(d for d in docs if d["kind"] == "Job")
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["sink", "migrate"]
     assert "pre-upgrade" in job["metadata"]["annotations"]["helm.sh/hook"]

@@ -149,6 +149,10 @@ VALIDATE_CASES = {
         {"marketSource": "live"},
         "marketSource is live but instances [paper-btc] are on the synthetic exchange",
     ),
+    "archive without a volume claim": (
+        {"archive": {"enabled": True}},
+        "archive.enabled needs archive.existingClaim",
+    ),
     "migrations without a ClickHouse server": (
         {"migrations": {"enabled": True}},
         "migrations.enabled needs a ClickHouse server",

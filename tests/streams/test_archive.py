@@ -36,6 +36,16 @@ def test_when_a_date_is_not_yyyy_mm_dd_then_the_error_says_the_format() -> None:
     assert parse_date("2026-03-01") == date(2026, 3, 1)
 
 
+def test_when_the_date_is_yesterday_or_today_then_it_is_relative_to_the_given_utc_day() -> None:
+    today = date(2026, 3, 1)
+
+    assert parse_date("yesterday", today=today) == date(2026, 2, 28)
+    assert parse_date(" Today ", today=today) == today
+    assert parse_date("2026-01-15", today=today) == date(2026, 1, 15)
+    with pytest.raises(ArchiveError, match="or yesterday / today"):
+        parse_date("tomorrow", today=today)
+
+
 def test_when_a_day_window_is_taken_then_it_is_the_utc_day_in_micros() -> None:
     start, end = day_window(date(2026, 3, 1))
     assert start == int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000

@@ -299,6 +299,9 @@ Checks that span several values; fails the render with a message naming the keys
 {{- if and .Values.metrics.podMonitor.enabled (not .Values.metrics.prometheus.enabled) -}}
   {{- $messages = append $messages "metrics.podMonitor.enabled needs metrics.prometheus.enabled: the workers expose no /metrics otherwise" -}}
 {{- end -}}
+{{- if and .Values.archive.enabled (not .Values.archive.existingClaim) -}}
+  {{- $messages = append $messages "archive.enabled needs archive.existingClaim: create a PersistentVolumeClaim for the daily archives and set its name there (an emptyDir would lose them)" -}}
+{{- end -}}
 {{- if and .Values.migrations.enabled (not (or .Values.clickhouse.dsn .Values.clickhouse.existingSecret)) -}}
   {{- $messages = append $messages "migrations.enabled needs a ClickHouse server: set clickhouse.existingSecret (or clickhouse.dsn)" -}}
 {{- end -}}
