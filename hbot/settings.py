@@ -142,6 +142,7 @@ class InstanceConfig(BaseModel):
     rules: dict[str, Any] = Field(default_factory=dict, description="Market rules (tick_size, lot_size, min_size, min_notional); tick and lot default to the strategy's.")
     paper: dict[str, Any] = Field(default_factory=dict, description="Paper exchange settings (fees, latency, initial balance) when execution is paper.")
     kill_switch: dict[str, Any] = Field(default_factory=dict, description="Kill switch settings (dry_run, flatten).")
+    reconciliation: dict[str, Any] = Field(default_factory=dict, description="Reconciliation settings (interval_s, warning_pct, critical_pct, initial_position_base) of a live instance.")
     feed: dict[str, Any] = Field(default_factory=dict, description="Live feed settings (book_depth, funding_poll_s, candle_poll_s, stale_after_s, ...) when HBOT_MARKET_SOURCE=live.")
 
     @property

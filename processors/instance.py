@@ -1,7 +1,7 @@
 """Typed configs of one trading instance, built once from its instances-YAML entry.
 
 The YAML keeps each part's settings as a mapping (``strategy``, ``risk.gate``, ``risk.guard``,
-``rules``, ``paper``); this module turns them into the frozen config objects the cores take, and
+``rules``, ``paper``, ``kill_switch``, ``reconciliation``); this module turns them into the frozen config objects the cores take, and
 reports a bad value with its full path in the YAML (``instances[bot1].risk.gate.max_base_pct``)
 and the fix.
 """
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from hbot.settings import ConfigError, InstanceConfig, describe_validation_error
 from processors.execution.paper import PaperExchangeConfig
 from processors.kill_switch.core import KillSwitchConfig
+from processors.reconciliation.core import ReconciliationConfig
 from processors.risk import GateConfig, GuardConfig, MarketRules
 from processors.strategy.config import EppV24Config
 
@@ -40,6 +41,7 @@ class InstanceSetup:
     rules: MarketRules
     paper: PaperExchangeConfig
     kill_switch: KillSwitchConfig
+    reconciliation: ReconciliationConfig
 
     @property
     def id(self) -> str:
@@ -70,6 +72,7 @@ def instance_setup(inst: InstanceConfig) -> InstanceSetup:
         rules=_build(MarketRules, rules_values, f"{where}.rules"),
         paper=_build(PaperExchangeConfig, paper_values, f"{where}.paper"),
         kill_switch=_build(KillSwitchConfig, inst.kill_switch, f"{where}.kill_switch"),
+        reconciliation=_build(ReconciliationConfig, inst.reconciliation, f"{where}.reconciliation"),
     )
 
 

@@ -34,8 +34,7 @@ Which part records what (``m = desk_metrics()``: the process's instance, disable
   ``m.feed_event(market, exchange_time_us)`` measures from the event's exchange time instead; the
   desk does not use it, because the synthetic and replayed sources stamp simulated times
 - ``m.reconciliation_drift(instance, market, fraction)``: reconciliation, per comparison
-  -> ``hbot_reconciliation_drift_pct{instance, market}`` (0.01 = 1 %). Nothing calls it yet: this
-  build has no reconciliation role (see deploy/monitoring/README.md)
+  -> ``hbot_reconciliation_drift_pct{instance, market}`` (0.01 = 1 %), for live instances
 - ``m.fill_traded(instance, market, side, liquidity, notional, fee)``: per fill, with ``m.fill``
   -> ``hbot_fill_notional_quote_total``, ``hbot_fill_fees_quote_total``,
   ``hbot_fill_rebates_quote_total`` ``{instance, market, side, liquidity}``

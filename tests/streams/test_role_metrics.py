@@ -299,6 +299,7 @@ def test_every_metric_an_alert_rule_reads_has_an_emitter_wired_in_a_role() -> No
     assert {"hbot_feed_age_seconds", "hbot_consumer_lag", "hbot_dlq_records_total"} <= by_role["market_data"]
     assert {"hbot_guard_state", "hbot_tick_to_order_seconds", "hbot_orders_total"} <= by_role["risk"]
     assert {"hbot_kill_switch_activations_total"} <= by_role["kill_switch"]
+    assert {"hbot_reconciliation_drift_pct"} <= by_role["reconciliation"]
     assert SINK_METRICS <= by_role["sink"]
 
 

@@ -40,9 +40,10 @@ DESK_STATE_TABLES: Mapping[str, str] = {
     "risk": SEQUENCED_TOPIC,
     "execution": SEQUENCED_TOPIC,
     "kill_switch": "hb.execution_intent.v1",
+    "reconciliation": "hb.fill.v1",
 }
 """Roles with a ``<role>-state`` table, and the topic whose partition count the table takes (the
-first topic the role reads: the sequenced log, or the kill switch's intents)."""
+first topic the role reads: the sequenced log, the kill switch's intents, reconciliation's fills)."""
 
 CHANGELOG_CONFIG: Mapping[str, str] = {"cleanup.policy": "compact"}
 """Faust's changelog of a plain (non-windowed) table: compacted, no time retention."""

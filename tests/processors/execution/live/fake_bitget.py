@@ -176,6 +176,8 @@ class FakeBitget:
         self._faults: dict[tuple[str, str], list[Fault]] = {}
         self.maker_fee = 0.0002
         self.taker_fee = 0.0006
+        self.initial_usdt = 10_000.0
+        self.outside_position: dict[str, float] = {}  # base held on the exchange that no fill here explains
 
     # ------------------------------------------------------------------ wiring
     def attach(self, exchange: Any) -> Any:
@@ -282,6 +284,8 @@ class FakeBitget:
             ("GET", "/api/v2/mix/order/fills"): self._fills,
             ("GET", "/api/v3/trade/fills"): self._fills,
             ("GET", "/api/v2/mix/order/detail"): self._detail,
+            ("GET", "/api/v2/mix/position/all-position"): self._positions,
+            ("GET", "/api/v2/mix/account/accounts"): self._accounts,
             ("GET", "/api/v3/trade/order-info"): self._detail,
         }
         handler = routes.get((req.method, p))
@@ -409,6 +413,38 @@ class FakeBitget:
             body["data"] = {"fillList": [self._mix_fill(template, f) for f in rows] or None, "endId": rows[-1].trade_id if rows else ""}
         body["requestTime"] = str(self.now_ms)
         return 200, body
+
+    def net_position(self, symbol: str = "BTCUSDT") -> float:
+        """The account's net position: its fills, plus anything put there from outside."""
+        return sum(f.qty if f.side == "buy" else -f.qty for f in self.fills if f.symbol == symbol) \
+            + self.outside_position.get(symbol, 0.0)
+
+    def usdt_balance(self) -> float:
+        """Cash after the fills' notional and fees (a perp account would hold margin; this is the quote flow)."""
+        return self.initial_usdt + sum((-1 if f.side == "buy" else 1) * f.qty * f.price - f.fee for f in self.fills)
+
+    def _positions(self, req: SeenRequest) -> tuple[int, Any]:
+        body = recorded_body("fetchPositions", "Linear position")
+        template = body["data"][0]
+        rows = []
+        for symbol in sorted({f.symbol for f in self.fills} | set(self.outside_position)):
+            net = self.net_position(symbol)
+            if abs(net) < 1e-12:
+                continue
+            row = copy.deepcopy(template)
+            row.update(symbol=symbol, holdSide="long" if net > 0 else "short", total=_num(abs(net)),
+                       available=_num(abs(net)), locked="0", marginCoin="USDT", posMode="one_way_mode")
+            rows.append(row)
+        body["data"], body["requestTime"] = rows, str(self.now_ms)
+        return 200, body
+
+    def _accounts(self, req: SeenRequest) -> tuple[int, Any]:
+        # No recorded body: the fields Bitget documents for GET /api/v2/mix/account/accounts.
+        cash = _num(self.usdt_balance())
+        return 200, self._ok([{"marginCoin": "USDT", "locked": "0", "available": cash, "crossedMaxAvailable": cash,
+                               "isolatedMaxAvailable": cash, "maxTransferOut": cash, "accountEquity": cash, "usdtEquity": cash,
+                               "btcEquity": "0", "crossedRiskRate": "0", "unrealizedPL": "0", "coupon": "0",
+                               "crossedUnrealizedPL": "0", "isolatedUnrealizedPL": "0"}])
 
     # ------------------------------------------------------------------ payload builders
     def _mix_order(self, template: dict[str, Any], o: FakeOrder) -> dict[str, Any]:
