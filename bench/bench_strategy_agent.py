@@ -32,7 +32,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from _stats import median, spread, table  # noqa: E402
-from bench_broker_latency import FaustForwarder  # noqa: E402
+from bench_broker_latency import FaustForwarder, create_topics  # noqa: E402
 
 from hbot.worker_process import start_worker  # noqa: E402
 from processors.market_data.sequencer import envelopes  # noqa: E402
@@ -69,6 +69,9 @@ def fill(conf: dict, topic_name: str, values: list[bytes], key: bytes | None) ->
 
 def forwarder_rate(conf: dict, bootstrap: str, values: list[bytes], tmp: Path) -> float:
     prefix = f"fwd{uuid.uuid4().hex[:6]}"
+    # Single-partition topics made up front: auto-created ones take the broker's default partition
+    # count (3 on the CI's Apache Kafka), and the rate is read from partition 0 of the output.
+    create_topics(conf, [prefix + ".in", prefix + ".out"])
     fwd = FaustForwarder(bootstrap, prefix, tmp / "forwarder.log")
     try:
         fwd.wait_ready(conf, b"probe")  # the probe creates both topics and proves the agent is assigned

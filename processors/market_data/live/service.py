@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import faust
@@ -28,7 +28,10 @@ from pydantic import ValidationError
 from hbot.runtime import Runtime
 from hbot.settings import ConfigError, describe_validation_error
 from processors.market_data.live.config import LiveFeedConfig
+from processors.market_data.live.feed import PROCESSOR as LIVE_PROCESSOR
 from processors.market_data.live.feed import run_live_feed
+from streams.catalog import DLQ_TOPIC, MARKET_TOPICS
+from streams.metrics import desk_metrics
 from streams.producer import EventProducer, ProduceError
 
 log = logging.getLogger(__name__)
@@ -76,12 +79,23 @@ def _with_feed_settings(cfg: LiveFeedConfig, feed: dict[str, Any], where: str) -
         raise ConfigError(describe_validation_error(exc, prefix=f"{where}.", source="the instances file")) from None
 
 
+def counted_dead_letters(producer: EventProducer) -> Callable[[dict[str, Any]], None]:
+    """The feeds' dead-letter callback: each ``hb.dlq.v1`` record is sent and counted in
+    ``hbot_dlq_records_total{source_topic, processor="market_data.live"}`` (HbotDlqGrowing)."""
+    def send(record: dict[str, Any]) -> None:
+        producer.send(DLQ_TOPIC, record)
+        desk_metrics().dlq(str(record["source_topic"]), str(record["processor"]))
+    return send
+
+
 def register_live(app: faust.App, rt: Runtime) -> None:
     """Start one live feed per traded market with the worker; stop them cleanly with it."""
     import ccxt
 
     feeds = live_feed_configs(rt.instances, from_file=rt.settings.instances_file is not None)
     producer = EventProducer(rt.kafka_conf, rt.serde)
+    dead_letters = counted_dead_letters(producer)
+    desk_metrics().declare_dlq(MARKET_TOPICS, LIVE_PROCESSOR)
     healthy = {cfg.market: True for _, cfg in feeds}
 
     class LiveFeeds(Service):
@@ -97,7 +111,7 @@ def register_live(app: faust.App, rt: Runtime) -> None:
         async def _run(self, instance_id: str, cfg: LiveFeedConfig) -> None:
             log.info("live feed %s: streaming book (%d levels) and trades through ccxt.pro", cfg.market, cfg.book_depth)
             try:
-                stats = await run_live_feed(cfg, producer, producer, self._halt)
+                stats = await run_live_feed(cfg, producer, dead_letters, self._halt)
             except ccxt.BadSymbol as exc:
                 healthy[cfg.market] = False
                 await self._fail(f"instances[{instance_id}].symbol {cfg.symbol!r} is not a market of {cfg.exchange} ({exc}); "

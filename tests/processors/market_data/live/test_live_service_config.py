@@ -42,3 +42,40 @@ def test_when_a_feed_setting_is_bad_then_the_error_names_its_path_in_the_instanc
         live_feed_configs([_setup("btc", feed=feed)])
 
     assert named in str(err.value) and "\n" not in str(err.value)
+
+
+class _Sent:
+    """Collects what would go to Kafka (the EventProducer's ``send`` signature)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, dict[str, Any]]] = []
+
+    def send(self, topic: str, record: dict[str, Any]) -> None:
+        self.records.append((topic, record))
+
+
+def test_when_a_feed_rejects_a_record_then_it_goes_to_the_dlq_and_is_counted_for_the_alert() -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from processors.market_data.live.feed import PROCESSOR
+    from processors.market_data.live.service import counted_dead_letters
+    from streams.dlq import dead_letter
+    from streams.metrics import DeskMetrics, use_metrics
+
+    reader = InMemoryMetricReader()
+    previous = use_metrics(DeskMetrics(MeterProvider(metric_readers=[reader])))
+    try:
+        sent = _Sent()
+        send = counted_dead_letters(sent)  # type: ignore[arg-type]
+        rec = dead_letter("hb.market.book.v1", -1, -1, b"bitget:BTC/USDT:USDT", b"{}", "crossed book", "invalid", PROCESSOR, now_us=1)
+        send(rec)
+        send(rec)
+        data = reader.get_metrics_data()
+    finally:
+        use_metrics(previous)
+
+    points = [(dict(p.attributes), p.value) for rm in data.resource_metrics for sm in rm.scope_metrics
+              for m in sm.metrics if m.name == "hbot.dlq.records" for p in m.data.data_points]
+    assert sent.records == [("hb.dlq.v1", rec), ("hb.dlq.v1", rec)]
+    assert points == [({"source_topic": "hb.market.book.v1", "processor": PROCESSOR}, 2)]
