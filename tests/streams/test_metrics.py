@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -386,39 +387,52 @@ class FailsFirstInsert:
         return getattr(self._client, name)
 
 
-@pytest.mark.broker
-@pytest.mark.clickhouse
-def test_when_the_sink_writes_and_an_insert_fails_then_rows_and_failures_are_counted_per_table(
-        installed: Any, kafka_conf: dict[str, Any], clickhouse: Any, unique: str) -> None:
+@contextmanager
+def flaky_sink(kafka_conf: dict[str, Any], clickhouse: Any, failures: dict[str, int], market: str, group: str,
+               from_end: bool = False) -> Iterator[Any]:
+    """40 candles of ``market`` on the broker and a ClickHouse sink running on them in a thread, whose
+    inserts fail while ``failures["left"]`` > 0; ``from_end``: the group reads only these 40."""
     from sinks.clickhouse.writer import ClickHouseSink
     from streams.dlq import DeadLetterQueue
     from streams.producer import EventProducer
     from streams.serde import SingleObjectSerde
+    from tests.kafka_offsets import commit_at_end
     from tests.samples import sample
 
     serde = SingleObjectSerde()
     producer = EventProducer(kafka_conf, serde)
-    topic, market = "hb.market.candle.v1", f"metrics:{unique}"
+    topic = "hb.market.candle.v1"
+    if from_end:
+        commit_at_end(kafka_conf, group, [topic])
     for i in range(40):
-        producer.send(topic, sample("market_candle", seed=i, overrides={"event_id": f"{unique}-{i}", "market": market}))
+        producer.send(topic, sample("market_candle", seed=i, overrides={"event_id": f"{market}-{i}", "market": market}))
     producer.flush()
-    failures = {"left": 1}
     sink = ClickHouseSink(kafka_conf, lambda: FailsFirstInsert(clickhouse, failures), serde,
                           DeadLetterQueue(producer, "sink"), batch_size=500, flush_interval_s=0.2,
-                          topics=[topic], group=f"sink-{unique}", max_backoff_s=0.5)
+                          topics=[topic], group=group, max_backoff_s=0.2)
     stop = threading.Event()
     t = threading.Thread(target=sink.run, args=(stop,), daemon=True)
     t.start()
     try:
+        yield sink
+    finally:
+        stop.set()
+        t.join(30)
+
+
+@pytest.mark.broker
+@pytest.mark.clickhouse
+def test_when_the_sink_writes_and_an_insert_fails_then_rows_and_failures_are_counted_per_table(
+        installed: Any, kafka_conf: dict[str, Any], clickhouse: Any, unique: str) -> None:
+    topic, market = "hb.market.candle.v1", f"metrics:{unique}"
+    failures = {"left": 1}
+    with flaky_sink(kafka_conf, clickhouse, failures, market, group=f"sink-{unique}") as sink:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             n = clickhouse.query("SELECT count() FROM hb_market_candle_v1 WHERE market = {m:String}", parameters={"m": market}).result_rows[0][0]
             if n == 40:
                 break
             time.sleep(0.2)
-    finally:
-        stop.set()
-        t.join(30)
     assert n == 40
     pts = points(installed[1])
     assert value(pts, "hbot.sink.insert_failures", table="hb_market_candle_v1") == 1 == sink.stats.insert_retries
@@ -492,34 +506,16 @@ def text_samples(port: int) -> list[tuple[str, dict[str, str], float]]:
 @pytest.mark.clickhouse
 def test_when_clickhouse_is_down_then_the_sink_reports_its_lag_and_zero_once_the_rows_are_in(
         installed: Any, kafka_conf: dict[str, Any], clickhouse: Any, unique: str) -> None:
-    from sinks.clickhouse.writer import ClickHouseSink
-    from streams.dlq import DeadLetterQueue
-    from streams.producer import EventProducer
-    from streams.serde import SingleObjectSerde
-    from tests.kafka_offsets import commit_at_end
-    from tests.samples import sample
-
     # Arrange: the group starts at the topic's end, then 40 candles arrive while every insert fails
-    serde = SingleObjectSerde()
-    producer = EventProducer(kafka_conf, serde)
     topic, market, group = "hb.market.candle.v1", f"lag:{unique}", f"sink-lag-{unique}"
-    commit_at_end(kafka_conf, group, [topic])
-    for i in range(40):
-        producer.send(topic, sample("market_candle", seed=i, overrides={"event_id": f"{unique}-{i}", "market": market}))
-    producer.flush()
     failures = {"left": 10**9}
-    sink = ClickHouseSink(kafka_conf, lambda: FailsFirstInsert(clickhouse, failures), serde,
-                          DeadLetterQueue(producer, "sink"), batch_size=500, flush_interval_s=0.2,
-                          topics=[topic], group=group, max_backoff_s=0.2)
-    stop = threading.Event()
-    t = threading.Thread(target=sink.run, args=(stop,), daemon=True)
-    t.start()
+    sink_running = flaky_sink(kafka_conf, clickhouse, failures, market, group=group, from_end=True)
 
     def lag() -> Any:
         found = [v for a, v in points(installed[1]).get("hbot.consumer.lag", []) if a == {"group": group, "topic": topic}]
         return found[0] if found else None
 
-    try:
+    with sink_running:
         # Act 1: ClickHouse down
         deadline = time.monotonic() + 60
         while (lag() or 0) < 40 and time.monotonic() < deadline:
@@ -531,9 +527,6 @@ def test_when_clickhouse_is_down_then_the_sink_reports_its_lag_and_zero_once_the
         while lag() != 0 and time.monotonic() < deadline:
             time.sleep(0.1)
         after = lag()
-    finally:
-        stop.set()
-        t.join(30)
     n = clickhouse.query("SELECT count() FROM hb_market_candle_v1 WHERE market = {m:String}", parameters={"m": market}).result_rows[0][0]
 
     # Assert: the backlog is visible while nothing lands, and gone once it has landed
