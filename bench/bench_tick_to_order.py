@@ -6,7 +6,7 @@ reads the topics back: for every order command, the time from the produce time o
 market event its decision used to the order's produce time (5 hops: market -> sequencer ->
 strategy -> sequencer -> risk). Prints p50/p99/max per run and the median over runs.
 
-    python bench/bench_tick_to_order.py [--runs 3] [--seconds 40] [--rate 200]
+    python bench/bench_tick_to_order.py [--runs 3] [--seconds 40] [--rate 200] [--bootstrap HOST:PORT]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
@@ -54,12 +55,14 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(p * len(xs)))]
 
 
-def one_run(seconds: float, rate: float) -> list[float]:
-    broker = EmbeddedBroker(free_port()).start()
+def one_run(seconds: float, rate: float, bootstrap: str | None = None) -> list[float]:
+    broker = EmbeddedBroker(free_port()).start() if bootstrap is None else None
+    bootstrap = broker.bootstrap if broker is not None else bootstrap
     home = tempfile.mkdtemp(prefix="hbot-bench-")
-    env = {**os.environ, "HBOT_KAFKA_BOOTSTRAP": broker.bootstrap, "HBOT_HOME": home, "HBOT_WEB_PORT": str(free_port()),
+    started_us = time.time_ns() // 1000  # on a shared broker, only this run's records count
+    env = {**os.environ, "HBOT_KAFKA_BOOTSTRAP": bootstrap, "HBOT_HOME": home, "HBOT_WEB_PORT": str(free_port()),
            "HBOT_MARKET_SOURCE": "synthetic", "HBOT_MARKET_SPEED": str(rate / SYNTHETIC_EVENTS_PER_S),
-           "HBOT_TRACE_EXPORTER": "none", "HBOT_LOG_LEVEL": "WARNING"}
+           "HBOT_TRACE_EXPORTER": "none", "HBOT_LOG_LEVEL": "WARNING", "HBOT_GROUP_PREFIX": f"bench{uuid.uuid4().hex[:6]}"}
     worker = subprocess.Popen([sys.executable, "-m", "hbot.cli", "worker", "--role", "market_data,strategy,risk,execution,kill_switch"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -67,16 +70,19 @@ def one_run(seconds: float, rate: float) -> list[float]:
     finally:
         worker.terminate()
         worker.wait(30)
-    market = {r["event_id"]: to_micros(r["produce_time"]) for t in ("hb.market.book.v1", "hb.market.trade.v1")
-              for r in read_all(broker.bootstrap, t)}
-    quotes = {r["event_id"]: r for r in read_all(broker.bootstrap, "hb.quote.v1")}
+    def fresh(name: str) -> list[dict[str, Any]]:
+        return [r for r in read_all(bootstrap, name) if to_micros(r["produce_time"]) >= started_us]
+
+    market = {r["event_id"]: to_micros(r["produce_time"]) for t in ("hb.market.book.v1", "hb.market.trade.v1") for r in fresh(t)}
+    quotes = {r["event_id"]: r for r in fresh("hb.quote.v1")}
     lat = []
-    for o in read_all(broker.bootstrap, "hb.order.v1"):
+    for o in fresh("hb.order.v1"):
         q = quotes.get(o["decision_id"])
         ins = [market[i] for i in (q or {}).get("input_event_ids", []) if i in market]
         if ins:
             lat.append((to_micros(o["produce_time"]) - max(ins)) / 1000.0)
-    broker.stop()
+    if broker is not None:
+        broker.stop()
     return lat
 
 
@@ -85,10 +91,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=40.0)
     ap.add_argument("--rate", type=float, default=200.0, help="market events per second")
+    ap.add_argument("--bootstrap", default=None,
+                    help="An external, empty broker (e.g. a freshly started Apache Kafka: bash .ci/kafka/start.sh 19092) instead of a fresh embedded Tansu per run; the desk reads its topics from the start.")
     args = ap.parse_args()
+    print(f"tick-to-order at {args.rate:g} market events/s, {args.seconds:g} s per run, on {args.bootstrap or 'the embedded Tansu'}")
     p50s, p99s = [], []
     for i in range(args.runs):
-        lat = one_run(args.seconds, args.rate)
+        lat = one_run(args.seconds, args.rate, args.bootstrap)
         if not lat:
             print(f"run {i + 1}: no orders")
             continue
