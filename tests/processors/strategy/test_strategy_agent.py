@@ -23,6 +23,7 @@ from processors.market_data.synthetic import SyntheticMarket, SyntheticMarketCon
 from streams.producer import EventProducer
 from streams.serde import SingleObjectSerde
 from tests.samples import sample
+from tests.tansu_tails import wait_nudging
 
 pytestmark = pytest.mark.broker
 
@@ -134,7 +135,8 @@ def runs(kafka_conf: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         # The sequencer orders what it receives: the intent goes in after desk A has applied the whole
         # first half, and the second half after the intent.
         half_us = int(events[half - 1][1]["event_time"])
-        _wait(lambda: _mine(a, instance).get("event_time_us", 0) >= half_us, 180, "desk A to reach the middle of the market")
+        wait_nudging(kafka_conf, lambda: _mine(a, instance).get("event_time_us", 0) >= half_us, 180,
+                     "desk A to reach the middle of the market")
         applied = _mine(a, instance)["applied"]
         intent = sample("execution_intent", overrides={
             "event_id": f"{instance}-intent", "event_time": events[half - 1][1]["event_time"], "instance_id": instance,
@@ -146,7 +148,7 @@ def runs(kafka_conf: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         publish_market(producer, events[half:], speed=0)
         last_us = int(events[-1][1]["event_time"])
         # A pause (a broker's group rebalance) can outlast any quiet period: wait for the last event first.
-        _wait(lambda: _mine(a, instance)["event_time_us"] >= last_us, 300, "desk A to apply the whole market")
+        wait_nudging(kafka_conf, lambda: _mine(a, instance)["event_time_us"] >= last_us, 300, "desk A to apply the whole market")
         total = _settled(a, at_least=20)
         a.stop()
         desk_a = _decisions(kafka_conf, instance, since_us=0)
@@ -161,7 +163,8 @@ def runs(kafka_conf: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         b.proc.wait(30)
         b2 = start_worker("b2", "strategy", b_env, home / "logs")
         workers.append(b2)
-        _wait(lambda: _mine(b2, instance)["event_time_us"] >= last_us, 300, "desk B to apply the whole market after its restart")
+        wait_nudging(kafka_conf, lambda: _mine(b2, instance)["event_time_us"] >= last_us, 300,
+                     "desk B to apply the whole market after its restart")
         _settled(b2, at_least=1)
         b2.stop()
         desk_b = _decisions(kafka_conf, instance, since_us=b_started_us)
