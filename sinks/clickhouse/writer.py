@@ -238,7 +238,10 @@ class ClickHouseSink:
         def on_assign(c: Consumer, parts: list[TopicPartition]) -> None:
             tps = [(p.topic, p.partition) for p in parts]
             assigned.update(tps)
-            self._committed.update({(p.topic, p.partition): max(p.offset, 0) for p in c.committed(parts, timeout=10)})
+            try:  # the lag's starting points; without them the lag shows from the first commit on
+                self._committed.update({(p.topic, p.partition): max(p.offset, 0) for p in c.committed(parts, timeout=10)})
+            except KafkaException as exc:
+                log.warning("sink: committed offsets not readable at assignment (%s); lag is reported from the first commit", exc)
             last = self._with_retry("loading offsets", lambda: self._writer.last_rows(tps), stop)  # type: ignore[union-attr]
             self._foreign.update(foreign_watermarks(self._kafka_conf, last, self._serde))
             self._writer.load_watermarks(tps, self._foreign, last)  # type: ignore[union-attr]
