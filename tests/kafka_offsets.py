@@ -25,9 +25,13 @@ def log_ends(kafka_conf: dict[str, Any], topic: str) -> list[TopicPartition]:
         c.close()
 
 
-def commit_at_end(kafka_conf: dict[str, Any], group: str, topics: Iterable[str]) -> None:
-    """Commit ``group`` at each partition's high watermark of ``topics`` (catalog topics)."""
-    offsets = [tp for name in topics for tp in log_ends(kafka_conf, name)]
+def commit_at_end(kafka_conf: dict[str, Any], group: str, topics: Iterable[str] = CATALOG) -> None:
+    """Commit ``group`` at each partition's high watermark of ``topics`` (catalog topics; default all)."""
+    commit_offsets(kafka_conf, group, [tp for name in topics for tp in log_ends(kafka_conf, name)])
+
+
+def commit_offsets(kafka_conf: dict[str, Any], group: str, offsets: list[TopicPartition]) -> None:
+    """Commit ``group`` at ``offsets`` (e.g. log ends taken earlier, so it reads what came after them)."""
     c = Consumer({**kafka_conf, "group.id": group, "enable.auto.commit": False})
     try:
         c.commit(offsets=offsets, asynchronous=False)

@@ -17,11 +17,14 @@ from typing import Any, Callable, Iterator
 import pytest
 from confluent_kafka import Consumer
 
+from hbot.worker import app_id_for
 from hbot.worker_process import WorkerProcess, start_worker
 from processors.market_data.agent import publish_market
 from processors.market_data.synthetic import SyntheticMarket, SyntheticMarketConfig
+from streams.catalog import SEQUENCED_TOPIC
 from streams.producer import EventProducer
 from streams.serde import SingleObjectSerde
+from tests.kafka_offsets import commit_at_end, commit_offsets, log_ends
 from tests.samples import sample
 from tests.tansu_tails import wait_nudging
 
@@ -124,6 +127,10 @@ def runs(kafka_conf: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
            "HBOT_INSTANCES_FILE": str(home / "instances.yaml"), "HBOT_MARKET_SOURCE": "none", "HBOT_DEADMAN_AFTER_S": "0",
            "HBOT_TRACE_EXPORTER": "none", "HBOT_CHECKPOINT_EVERY": "50"}
     workers: list[WorkerProcess] = []
+    # Both desks start where this test's records begin: a fresh group would first read every record
+    # earlier tests left on the session broker, which on a loaded Tansu outlasts the waits below.
+    commit_at_end(kafka_conf, app_id_for(("market_data", "strategy"), f"a{unique}"))
+    commit_offsets(kafka_conf, app_id_for(("strategy",), f"b{unique}"), log_ends(kafka_conf, SEQUENCED_TOPIC))
     try:
         a = start_worker("a", "market_data,strategy", {**env, "HBOT_GROUP_PREFIX": f"a{unique}"}, home / "logs")
         workers.append(a)
