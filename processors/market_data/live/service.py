@@ -28,8 +28,7 @@ from pydantic import ValidationError
 from hbot.runtime import Runtime
 from hbot.settings import ConfigError, describe_validation_error
 from processors.market_data.live.config import LiveFeedConfig
-from processors.market_data.live.feed import PROCESSOR as LIVE_PROCESSOR
-from processors.market_data.live.feed import run_live_feed
+from processors.market_data.live.feed import PROCESSOR as LIVE_PROCESSOR, run_live_feed
 from streams.catalog import DLQ_TOPIC, MARKET_TOPICS
 from streams.metrics import desk_metrics
 from streams.producer import EventProducer, ProduceError
