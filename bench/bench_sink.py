@@ -43,6 +43,7 @@ from typing import Any, NamedTuple
 
 from confluent_kafka import Consumer, TopicPartition
 
+from _harness import add_tracing_option, install_tracing
 from _stats import median, spread, table
 from processors.market_data.synthetic import SyntheticMarket, SyntheticMarketConfig, span_us
 from processors.market_data.topics import TRADE_TOPIC
@@ -195,8 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--n", type=int, default=200_000, help="market_trade records produced once, sunk every run")
     ap.add_argument("--runs", type=int, default=3, help="runs per figure (median reported)")
     ap.add_argument("--markets", type=int, default=4, help="synthetic markets (keys) the trades come from")
-    ap.add_argument("--tracing", choices=["none", "file"], default="none",
-                    help="'file': OpenTelemetry SDK with the JSON-lines exporter, as `hbot worker` runs by default")
+    add_tracing_option(ap, "`hbot worker` runs by default")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     # The SDK's batch processor warns once per dropped span when the sink outruns the exporter.
@@ -205,10 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     with tempfile.TemporaryDirectory(prefix="hbot-bench-sink-") as tmp:
-        if args.tracing == "file":
-            from streams.tracing import setup_tracing
-
-            setup_tracing("bench-sink", "file", Path(tmp), 1.0)
+        install_tracing(args.tracing, "bench-sink", Path(tmp))
         broker = EmbeddedBroker(free_port(), log_file=Path(tmp) / "broker.log").start()
         try:
             conf = {"bootstrap.servers": broker.bootstrap, "log.connection.close": False}

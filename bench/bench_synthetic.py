@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 
+from _harness import Timer
 from processors.market_data.synthetic import SyntheticMarket, SyntheticMarketConfig, span_us
 from processors.market_data.synthetic.book import BookLadder
 from processors.market_data.synthetic.candles import CandleBuilder
@@ -34,17 +34,6 @@ from processors.market_data.topics import BOOK_TOPIC, TRADE_TOPIC
 TARGET_EVENTS_PER_S = 200_000
 
 
-class _Timer:
-    """Wall and CPU time of a block (CPU time is what one core spends, whatever else the machine runs)."""
-
-    def __enter__(self) -> _Timer:
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
-
-
 Sample = tuple[float, float, int]  # wall s, cpu s, book+trade events
 
 
@@ -52,7 +41,7 @@ def run_stream(cfg: SyntheticMarketConfig, span: int) -> Sample:
     """Time to stream ``span`` of events record by record, and the number of book+trade events."""
     market = SyntheticMarket(cfg)
     counts = {BOOK_TOPIC: 0, TRADE_TOPIC: 0}
-    with _Timer() as t:
+    with Timer() as t:
         for topic, _record in market.iter_span(span):
             if topic in counts:
                 counts[topic] += 1
@@ -62,7 +51,7 @@ def run_stream(cfg: SyntheticMarketConfig, span: int) -> Sample:
 def run_list(cfg: SyntheticMarketConfig, span: int) -> Sample:
     """Time to materialise ``span`` of events as one list, and the number of book+trade events."""
     market = SyntheticMarket(cfg)
-    with _Timer() as t:
+    with Timer() as t:
         events = market.generate(market.start_us + span)
     return t.wall, t.cpu, sum(1 for topic, _ in events if topic in (BOOK_TOPIC, TRADE_TOPIC))
 
@@ -72,7 +61,7 @@ def run_numpy_only(cfg: SyntheticMarketConfig, span: int) -> Sample:
     rngs = [np.random.Generator(np.random.PCG64(s)) for s in np.random.SeedSequence(cfg.seed).spawn(5)]
     block_us = cfg.block_seconds * 1_000_000
     n_events, simulated = 0, 0
-    with _Timer() as t:
+    with Timer() as t:
         latent = LatentPath(cfg, RegimeChain(cfg, rngs[0]), rngs[1])
         ladder, flow = BookLadder(cfg, rngs[2]), TradeFlow(cfg, rngs[3])
         candles = CandleBuilder(cfg.start_us, cfg.initial_price)
@@ -92,7 +81,7 @@ def run_dict_baseline(n_books: int, n_trades: int, levels: int) -> Sample:
     px = [65_000.0 + 0.1 * i for i in range(levels)]
     sz = [0.5 + 0.001 * i for i in range(levels)]
     count = 0
-    with _Timer() as t:
+    with Timer() as t:
         for i in range(n_books):
             record = {
                 "event_id": "book-0", "event_time": i, "market": "m", "sequence": i,

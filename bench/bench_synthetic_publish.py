@@ -30,10 +30,10 @@ import argparse
 import logging
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import NamedTuple
 
+from _harness import Timer, add_tracing_option, install_tracing
 from _stats import median, spread, table
 from processors.market_data.agent import publish_market
 from processors.market_data.synthetic import SyntheticMarket, SyntheticMarketConfig, span_us
@@ -57,19 +57,10 @@ class Sample(NamedTuple):
     events: int
 
 
-class _Timer:
-    def __enter__(self) -> _Timer:
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
-
-
 def run_generate(cfg: SyntheticMarketConfig, span: int) -> Sample:
     """The generator alone, record by record (the baseline)."""
     market = SyntheticMarket(cfg)
-    with _Timer() as t:
+    with Timer() as t:
         n = sum(1 for _ in market.iter_span(span))
     return Sample(t.wall, t.cpu, n)
 
@@ -79,7 +70,7 @@ def run_encode(cfg: SyntheticMarketConfig, span: int, serde: SingleObjectSerde) 
     market = SyntheticMarket(cfg)
     schema = dict(SCHEMA_OF_TOPIC)
     n = 0
-    with _Timer() as t:
+    with Timer() as t:
         for name, rec in market.iter_span(span):
             serde.encode(schema[name], {**rec, "produce_time": rec["event_time"]}, name)
             n += 1
@@ -95,7 +86,7 @@ def run_publish(cfg: SyntheticMarketConfig, span: int, conf: dict[str, object], 
     if force_span:
         producer_mod.spans_recorded = lambda: True  # type: ignore[assignment] - the span path, with whatever tracer is set
     try:
-        with _Timer() as t:
+        with Timer() as t:
             n = publish_market(producer, market.iter_span(span), speed=0)
     finally:
         producer_mod.spans_recorded = recorded  # type: ignore[assignment]
@@ -108,8 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--hours", type=float, default=4.0, help="simulated hours per run (about 13k events per hour)")
     ap.add_argument("--runs", type=int, default=5, help="runs per figure (median reported), at least 3")
     ap.add_argument("--seed", type=int, default=0, help="synthetic market seed")
-    ap.add_argument("--tracing", choices=["none", "file"], default="none",
-                    help="'file': install the OpenTelemetry SDK with the JSON-lines exporter first, as hbot worker does")
+    add_tracing_option(ap, "hbot worker does")
     args = ap.parse_args(argv)
     runs = max(3, args.runs)
     logging.basicConfig(level=logging.WARNING)
@@ -117,10 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     span = span_us(hours=args.hours)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-synthetic-publish-") as tmp:
-        if args.tracing == "file":
-            from streams.tracing import setup_tracing
-
-            setup_tracing("bench-synthetic-publish", "file", Path(tmp), 1.0)
+        install_tracing(args.tracing, "bench-synthetic-publish", Path(tmp))
         broker = EmbeddedBroker(free_port(), log_file=Path(tmp) / "broker.log").start()
         try:
             conf: dict[str, object] = {"bootstrap.servers": broker.bootstrap, "log.connection.close": False}
