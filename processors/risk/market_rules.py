@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from typing import ClassVar
 
 from pydantic import Field, PrivateAttr
 
 from processors.config import FrozenConfig
+from processors.decimals import step_decimals
 
 # Guards floor/ceil against binary noise: 0.3 / 0.1 == 2.9999999999999996 must count as 3 ticks.
 _RATIO_EPS = 1e-9
-
-
-def _decimals(step: float) -> int:
-    """Number of decimals needed to print ``step`` exactly as written (0.001 -> 3, 5.0 -> 0)."""
-    exponent = Decimal(repr(step)).normalize().as_tuple().exponent
-    return max(0, -int(exponent))
 
 
 class MarketRules(FrozenConfig):
@@ -35,8 +29,8 @@ class MarketRules(FrozenConfig):
 
     def model_post_init(self, __context: object) -> None:
         # Rounding n * step to the step's decimals removes float residue (65000.100000000006).
-        self._price_decimals = _decimals(self.tick_size) + 2
-        self._size_decimals = _decimals(self.lot_size) + 2
+        self._price_decimals = step_decimals(self.tick_size) + 2
+        self._size_decimals = step_decimals(self.lot_size) + 2
 
     def round_price(self, price: float, side: str) -> float:
         """Round to the tick away from the other side: a BUY rounds down, a SELL up (never more aggressive)."""

@@ -49,7 +49,8 @@ from processors.strategy.candles import CandleSeries, interval_seconds
 from processors.strategy.config import EppV24Config
 from processors.strategy.imbalance import book_imbalance, combine_skew, imbalance_skew
 from processors.strategy.price_buffer import PriceBuffer
-from processors.strategy.quote_ladder import buy_prices, floor_to, level_size, sell_prices, step_decimals
+from processors.decimals import step_decimals
+from processors.strategy.quote_ladder import buy_prices, floor_to, level_size, sell_prices
 from processors.strategy.realized_edge import FillEdgeTracker, fill_edge_bps
 from processors.strategy.records import quote_record, state_record
 from processors.strategy.regime_detection import (

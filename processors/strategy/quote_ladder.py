@@ -14,15 +14,8 @@ Sizes: ``notional / price`` rounded down to the lot; raised to the smallest lot 
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 
 _EPS = 1e-9
-
-
-def step_decimals(step: float) -> int:
-    """Decimal places of an increment such as 0.01 (2) or 0.5 (1), for clean rounding."""
-    exponent = Decimal(repr(step)).normalize().as_tuple().exponent
-    return max(0, -int(exponent))
 
 
 def floor_to(value: float, step: float, decimals: int) -> float:

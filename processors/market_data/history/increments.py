@@ -16,18 +16,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+
+from processors.decimals import step_decimals
 
 MAX_DECIMALS = 12
 """Finest increment considered (1e-12); digits beyond it are float noise, not an exchange's step."""
-
-
-def _decimals(value: float) -> int:
-    try:
-        exponent = Decimal(repr(value)).normalize().as_tuple().exponent
-    except InvalidOperation:
-        return 0
-    return min(MAX_DECIMALS, max(0, -exponent)) if isinstance(exponent, int) else 0
 
 
 def increment(values: Iterable[float]) -> float | None:
@@ -35,7 +28,7 @@ def increment(values: Iterable[float]) -> float | None:
     distinct = {float(v) for v in values if v is not None and math.isfinite(v) and v > 0}
     if not distinct:
         return None
-    places = max(_decimals(v) for v in distinct)
+    places = min(MAX_DECIMALS, max(step_decimals(v) for v in distinct))
     scale = 10**places
     step = 0
     for v in distinct:

@@ -10,21 +10,15 @@ how the latent short-term drift leaks into the observable book).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
 
+from processors.decimals import step_decimals
 from processors.market_data.synthetic.config import SyntheticMarketConfig
 from processors.market_data.synthetic.latent import LatentBlock
 
 FloatArray = npt.NDArray[np.float64]
-
-
-def decimals_of(step: float) -> int:
-    """Number of decimals needed to print multiples of ``step`` exactly (0.1 -> 1, 0.001 -> 3)."""
-    exponent = Decimal(str(step)).normalize().as_tuple().exponent
-    return max(0, -int(exponent))
 
 
 @dataclass(frozen=True)
@@ -115,4 +109,4 @@ def _scale(units: FloatArray, inverse: float | None, step: float, extra_decimals
     """``units * step`` as clean decimals (exact division when ``1/step`` is an integer)."""
     if inverse is not None:
         return units / inverse
-    return np.round(units * step, decimals_of(step) + extra_decimals)
+    return np.round(units * step, step_decimals(step) + extra_decimals)

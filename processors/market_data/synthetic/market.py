@@ -18,7 +18,8 @@ from operator import length_hint
 
 import numpy as np
 
-from processors.market_data.synthetic.book import BookBlock, BookLadder, decimals_of
+from processors.decimals import step_decimals
+from processors.market_data.synthetic.book import BookBlock, BookLadder
 from processors.market_data.synthetic.candles import CandleBuilder, ClosedCandle
 from processors.market_data.synthetic.config import SyntheticMarketConfig
 from processors.market_data.synthetic.funding import FundingModel, FundingPoint
@@ -64,7 +65,7 @@ class SyntheticMarket:
         self._ladder = BookLadder(cfg, rngs[2])
         self._flow = TradeFlow(cfg, rngs[3])
         self._funding = FundingModel(cfg, rngs[4])
-        self._candles = CandleBuilder(cfg.start_us, cfg.initial_price, volume_decimals=decimals_of(cfg.lot_size) + 4)
+        self._candles = CandleBuilder(cfg.start_us, cfg.initial_price, volume_decimals=step_decimals(cfg.lot_size) + 4)
         self._records = RecordFactory(cfg.market, cfg.config_id)
         self._ahead = self._latent.next_block()
         self._book_seq = 1

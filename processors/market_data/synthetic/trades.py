@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from processors.market_data.synthetic.book import BookBlock, decimals_of
+from processors.decimals import step_decimals
+from processors.market_data.synthetic.book import BookBlock
 from processors.market_data.synthetic.config import SyntheticMarketConfig
 from processors.market_data.synthetic.latent import LatentBlock
 
@@ -55,7 +56,7 @@ class TradeFlow:
         params = config.regimes.ordered()
         self._rate_dt = np.array([p.trade_rate * config.dt_s for p in params])
         self._informed_p = np.array([p.informed_fraction for p in params])
-        self._sz_dp = decimals_of(config.lot_size)
+        self._sz_dp = step_decimals(config.lot_size)
         self._carry_t: IntArray = np.empty(0, dtype=np.int64)
         self._carry_informed: BoolArray = np.empty(0, dtype=np.bool_)
         self._carry_buy: BoolArray = np.empty(0, dtype=np.bool_)

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from processors.clock import US_PER_S
 from processors.strategy import REGIME_NAMES, Decision, EppV24Core
-from processors.strategy.quote_ladder import buy_prices, sell_prices, step_decimals
+from processors.decimals import step_decimals
+from processors.strategy.quote_ladder import buy_prices, sell_prices
 from tests.processors.strategy.strategy_testkit import INSTANCE, MARKET, NEXT_MIDNIGHT, T0, make_config
 
 TICKS = [0.0001, 0.01, 0.1, 1.0]
