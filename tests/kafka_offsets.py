@@ -2,7 +2,7 @@
 
 The broker is shared by the whole test session; without this a fresh group would first read every
 record earlier tests left there (and count their bad records as its own). Tansu's high watermark
-can sit a few records before the true end: the group then also reads those few.
+can sit a few records before the true end; on market topics a nudge uncovers them first.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from streams.catalog import CATALOG
+from streams.catalog import CATALOG, MARKET_TOPICS
 
 
 def log_ends(kafka_conf: dict[str, Any], topic: str) -> list[TopicPartition]:
@@ -26,8 +26,17 @@ def log_ends(kafka_conf: dict[str, Any], topic: str) -> list[TopicPartition]:
 
 
 def commit_at_end(kafka_conf: dict[str, Any], group: str, topics: Iterable[str] = CATALOG) -> None:
-    """Commit ``group`` at each partition's high watermark of ``topics`` (catalog topics; default all)."""
-    commit_offsets(kafka_conf, group, [tp for name in topics for tp in log_ends(kafka_conf, name)])
+    """Commit ``group`` at each partition's high watermark of ``topics`` (catalog topics; default all).
+
+    Market topics are nudged first (:func:`tests.tansu_tails.nudge`), so that records Tansu still
+    hides under the watermark are below the commit too, not read later as if this test's own.
+    """
+    from tests.tansu_tails import nudge
+
+    names = list(topics)
+    if set(names) & set(MARKET_TOPICS):
+        nudge(kafka_conf)
+    commit_offsets(kafka_conf, group, [tp for name in names for tp in log_ends(kafka_conf, name)])
 
 
 def commit_offsets(kafka_conf: dict[str, Any], group: str, offsets: list[TopicPartition]) -> None:
