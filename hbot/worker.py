@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
+import time
 from typing import Any, Callable
 
 import faust
@@ -36,6 +38,27 @@ def _registrar(role: str) -> Registrar:
             raise RoleNotAvailable(f"role {role!r} has no agents in this version yet") from None
         raise
     return module.register
+
+
+FATAL_EXIT_CODE = 2
+FATAL_GRACE_S = 30.0
+
+
+def exit_hard_unless_stopped(reason: str, grace_s: float = FATAL_GRACE_S) -> None:
+    """After a fatal error: if the process is still alive ``grace_s`` later, exit with code 2.
+
+    A crashed service asks Faust to stop the worker, and that normally ends the process within
+    seconds. Once on CI (Apache Kafka) it did not, and a pod that logged a fatal error but keeps
+    running is never restarted by Kubernetes; this thread makes the stop certain.
+    """
+    def watch() -> None:
+        time.sleep(grace_s)  # a daemon thread: if the worker stops in time, it dies with the process
+        log.error("worker still running %g s after a fatal error (%s); exiting with code %d",
+                  grace_s, reason, FATAL_EXIT_CODE)
+        logging.shutdown()
+        os._exit(FATAL_EXIT_CODE)
+
+    threading.Thread(target=watch, name="fatal-exit-watchdog", daemon=True).start()
 
 
 def register_sink(app: faust.App, rt: Runtime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -39,7 +40,28 @@ def ensure_topics(conf: dict[str, Any], specs: Iterable[TopicSpec] = CATALOG.val
                 if exc.args and exc.args[0].name() == "TOPIC_ALREADY_EXISTS":
                     continue  # another process won the race: still idempotent
                 raise
+    if created:
+        _wait_until_served(admin, [s for s in missing if s.name in created], timeout_s)
     return EnsureResult(tuple(created), tuple(s.name for s in specs if s.name in present))
+
+
+def _wait_until_served(admin: AdminClient, specs: list[TopicSpec], timeout_s: float) -> None:
+    """Return once every partition of ``specs`` answers a ListOffsets request.
+
+    Apache Kafka (KRaft) acknowledges CreateTopics before its broker has taken up leadership: for a
+    moment reads get NOT_LEADER_FOR_PARTITION. Callers of ``ensure`` expect topics they can use.
+    """
+    parts = {TopicPartition(s.name, p): OffsetSpec.latest() for s in specs for p in range(s.partitions)}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            for fut in admin.list_offsets(parts, request_timeout=timeout_s).values():
+                fut.result()
+            return
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from hbot.runtime import Runtime
 from hbot.settings import ConfigError, describe_validation_error
+from hbot.worker import exit_hard_unless_stopped
 from processors.market_data.live.config import LiveFeedConfig
 from processors.market_data.live.feed import PROCESSOR as LIVE_PROCESSOR, run_live_feed
 from streams.catalog import DLQ_TOPIC, MARKET_TOPICS
@@ -125,6 +126,7 @@ def register_live(app: faust.App, rt: Runtime) -> None:
 
         async def _fail(self, message: str) -> None:
             log.error("%s", message)
+            exit_hard_unless_stopped(message)
             await self.crash(ConfigError(message))
 
         async def on_stop(self) -> None:

@@ -175,10 +175,12 @@ def test_when_the_exchange_does_not_list_the_symbol_then_the_worker_names_it_and
     worker = start_worker(server, instances_env(hbot_env, tmp_path, "doge", symbol="DOGE/USDT:USDT"), log)
     try:
         code = worker.wait(90)
+    except subprocess.TimeoutExpired:
+        code = None  # reported below with the worker's log, which says where it hung
     finally:
         if worker.poll() is None:
             worker.kill()
         server.close()
     text = log.read_text(errors="replace")
-    assert code != 0, text[-3000:]
+    assert code not in (None, 0), f"exit code {code}; worker log:\n{text[-3000:]}"
     assert "instances[doge].symbol 'DOGE/USDT:USDT' is not a market of bitget" in text
