@@ -144,6 +144,7 @@ class InstanceConfig(BaseModel):
     kill_switch: dict[str, Any] = Field(default_factory=dict, description="Kill switch settings (dry_run, flatten).")
     reconciliation: dict[str, Any] = Field(default_factory=dict, description="Reconciliation settings (interval_s, warning_pct, critical_pct, initial_position_base) of a live instance.")
     feed: dict[str, Any] = Field(default_factory=dict, description="Live feed settings (book_depth, funding_poll_s, candle_poll_s, stale_after_s, ...) when HBOT_MARKET_SOURCE=live.")
+    live: dict[str, Any] = Field(default_factory=dict, description="Live venue settings (sandbox, unified_account, margin_mode, retry, poll_interval_s, ...) when execution is live.")
 
     @property
     def market(self) -> str:

@@ -44,13 +44,17 @@ class WorkerProcess:
                 self.proc.kill()
 
 
-def start_worker(name: str, roles: str, env: dict[str, str], log_dir: Path) -> WorkerProcess:
-    """Start ``hbot worker --role roles`` with ``env`` on a free web port, logging to ``log_dir/<name>.log``."""
+def start_worker(name: str, roles: str, env: dict[str, str], log_dir: Path, module: str = "hbot.cli") -> WorkerProcess:
+    """Start ``hbot worker --role roles`` with ``env`` on a free web port, logging to ``log_dir/<name>.log``.
+
+    ``module`` is the entry point run with ``python -m`` (tests run the CLI through a module that
+    points the exchange at a local fake first).
+    """
     from streams.broker import free_port
 
     port = free_port()
     log = log_dir / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "hbot.cli", "worker", "--role", roles],
+    proc = subprocess.Popen([sys.executable, "-m", module, "worker", "--role", roles],
                             env={**env, "HBOT_WEB_PORT": str(port)}, stdout=open(log, "w"), stderr=subprocess.STDOUT)  # noqa: SIM115
     return WorkerProcess(name, proc, port, log)

@@ -19,17 +19,26 @@ Exactness across crashes:
 * An input that cannot be decoded, or that makes a processor raise, goes to ``hb.dlq.v1`` with
   the reason; the agent continues.
 
+Processors at the exchange boundary (live execution, the live kill switch) set ``blocking = True``:
+their calls (``on_event``, ``poll``, ``snapshot``) run on one thread of their own, never on the
+event loop, and one at a time, so a slow exchange delays that role but not the worker's heartbeats.
+A processor with a ``poll()`` method is also called every ``poll_every_s`` (fills and cancels that
+happen on the exchange without a command); what it returns is published like any output.
+
 Metrics (``streams/role_metrics.py``) are recorded here, from the consumed records and the records
 the processors return for publishing: the cores stay free of metrics, I/O and wall clock.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 import faust
 
@@ -74,6 +83,8 @@ class DeskRole:
     event_time_us: int = 0
     """Event time of the latest input handled (how far the role has got in its market's log)."""
     on_outputs: list[Callable[[InstanceSetup, list[tuple[str, dict[str, Any]]]], None]] = field(default_factory=list)
+    call: Callable[..., Awaitable[Any]] | None = None
+    """``await call(proc, fn, *args)``: ``fn(*args)`` where the role runs ``proc``'s calls (its own thread when blocking)."""
 
     def processor(self, instance_id: str) -> DeskProcessor | None:
         """The live processor of ``instance_id`` on this worker, if it owns it."""
@@ -88,11 +99,13 @@ def state_table_name(role: str) -> str:
 
 
 def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSetup, ...], role: str, build: Builder,
-                       checkpoint_every: int = 500, direct_topics: tuple[str, ...] | None = None) -> DeskRole:
+                       checkpoint_every: int = 500, direct_topics: tuple[str, ...] | None = None,
+                       poll_every_s: float | None = None) -> DeskRole:
     """Add the agent of ``role``: one processor per instance, fed from the sequenced log.
 
     ``direct_topics`` makes the role read those topics itself instead of the sequenced log (the
-    kill switch does, so it keeps working when the sequencer does not).
+    kill switch does, so it keeps working when the sequencer does not). ``poll_every_s`` adds a
+    timer calling the ``poll()`` of the processors that have one.
     """
     by_market: dict[str, list[InstanceSetup]] = {}
     for s in instances:
@@ -110,6 +123,20 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
     ctx: dict[str, Any] = {}
     role_metrics.declare_role(role, instances, source_names)
     role_metrics.watch_consumer_lag(app)
+
+    blocking_calls: list[ThreadPoolExecutor] = []
+    # With a poll timer, an input and a poll each publish what they caused before the other starts:
+    # an order's ACK never goes out after the fill a poll found for it.
+    turn: Any = asyncio.Lock() if poll_every_s is not None else contextlib.nullcontext()
+
+    async def call(proc: DeskProcessor, fn: Callable[..., Any], *args: Any) -> Any:
+        if not getattr(proc, "blocking", False):
+            return fn(*args)
+        if not blocking_calls:
+            blocking_calls.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hbot-{role}-exchange"))
+        return await asyncio.get_running_loop().run_in_executor(blocking_calls[0], lambda: fn(*args))
+
+    state.call = call
 
     def out_topic(name: str) -> Any:
         if name not in outs:
@@ -132,7 +159,8 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
     async def checkpoint() -> None:
         for slot in state.slots.values():
             if slot.dirty and slot.partition is not None:
-                value = json.dumps({"proc": slot.proc.snapshot(), "hw": slot.hw}, separators=(",", ":")).encode()
+                snap = await call(slot.proc, slot.proc.snapshot)
+                value = json.dumps({"proc": snap, "hw": slot.hw}, separators=(",", ":")).encode()
                 key = slot.setup.id.encode()
                 table.data[key] = value
                 table.send_changelog(slot.partition, key, value)
@@ -182,15 +210,16 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
                 continue
             if record is None:
                 record = serde.decode(payload, topic(src_topic).schema, src_topic)
-            outputs = slot.proc.on_event(src_topic, record, origin)
-            slot.hw[key] = src_off
-            slot.applied += 1
-            if record.get("event_time") is not None:
-                slot.event_time_us = max(slot.event_time_us, to_micros(record["event_time"]))
-            slot.partition = msg.partition
-            slot.dirty = True
-            if outputs:
-                await publish(setup, outputs, src_topic)
+            async with turn:
+                outputs = await call(slot.proc, slot.proc.on_event, src_topic, record, origin)
+                slot.hw[key] = src_off
+                slot.applied += 1
+                if record.get("event_time") is not None:
+                    slot.event_time_us = max(slot.event_time_us, to_micros(record["event_time"]))
+                slot.partition = msg.partition
+                slot.dirty = True
+                if outputs:
+                    await publish(setup, outputs, src_topic)
 
     @app.agent(source, name=f"hbot.{role}")
     async def run(stream: Any) -> None:
@@ -215,6 +244,22 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
     async def idle_checkpoint() -> None:
         if held:
             await checkpoint()
+
+    if poll_every_s is not None:
+        @app.timer(poll_every_s, name=f"hbot.{role}.poll")
+        async def poll() -> None:
+            for slot in list(state.slots.values()):
+                if not hasattr(slot.proc, "poll"):
+                    continue
+                async with turn:
+                    try:
+                        outputs = await call(slot.proc, slot.proc.poll)
+                    except Exception:  # noqa: BLE001 - a failed poll is tried again at the next tick
+                        log.exception("%s: poll of %s failed", role, slot.setup.id)
+                        continue
+                    slot.dirty = True
+                    if outputs:
+                        await publish(slot.setup, outputs, "poll")
 
     @app.on_partitions_revoked.connect
     async def forget(app_: Any, revoked: Any, **kwargs: Any) -> None:  # noqa: ARG001 - Faust signal signature

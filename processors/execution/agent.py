@@ -1,21 +1,79 @@
-"""The execution role: each paper instance's venue over its market's sequenced log.
+"""The execution role: each instance's venue over its market's sequenced log.
 
-Live instances (``execution: live``) are refused here until the ccxt venue is wired to an agent.
+Paper instances run the paper exchange. Live instances (``execution: live``) send their orders
+through a ``CcxtVenue`` with the trade key (the only key this role loads), poll the exchange for
+fills and order states, and scan for orphan orders when the worker takes the instance. Bad live
+settings, a missing key or an unknown exchange stop the worker at start with one line.
 """
 
 from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
 
 import faust
 
 from hbot.runtime import Runtime
 from hbot.settings import ConfigError
+from processors.desk import DeskProcessor
 from processors.execution.processor import PaperExecutionProcessor
+from processors.instance import InstanceSetup
 from streams.desk_agent import register_desk_role
 
+log = logging.getLogger(__name__)
 
-def register(app: faust.App, rt: Runtime) -> None:
-    """Add the execution agent."""
-    live = [s.id for s in rt.instances if s.instance.execution != "paper"]
+
+def _wall_us() -> int:
+    return time.time_ns() // 1000
+
+
+def live_builders(setups: list[InstanceSetup], key: Any, exchanges: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A restore function per live instance: ``build(snap) -> LiveExecutionProcessor`` over one ccxt exchange object.
+
+    The exchange objects are made here, once (no request is sent): a bad config fails the worker's
+    start, not its first order. ``exchanges`` replaces them (tests point them at a fake exchange).
+    """
+    from processors.execution.live import CcxtVenue, build_exchange, live_venue_config
+    from processors.execution.live.processor import LiveExecutionProcessor
+
+    out: dict[str, Any] = {}
+    for s in setups:
+        if s.instance.exchange == "synthetic":
+            raise ConfigError(f"instances[{s.id}].execution is 'live' on the synthetic exchange; set execution: paper")
+        cfg = live_venue_config(s.instance)
+        ex = exchanges[s.id] if exchanges is not None else build_exchange(cfg, key)
+
+        def build(snap: Mapping[str, Any] | None, s: InstanceSetup = s, cfg: Any = cfg, ex: Any = ex) -> LiveExecutionProcessor:
+            venue = (CcxtVenue.restore(snap, ex, cfg, s.id, s.market, key=key) if snap
+                     else CcxtVenue(ex, cfg, s.id, s.market, key=key))
+            return LiveExecutionProcessor(s, venue, _wall_us)
+
+        out[s.id] = build
+    return out
+
+
+def register(app: faust.App, rt: Runtime, exchanges: Mapping[str, Any] | None = None) -> None:
+    """Add the execution agent (and, with live instances, its exchange poll timer)."""
+    live = [s for s in rt.instances if s.instance.execution == "live"]
+    live_build: dict[str, Any] = {}
+    poll_s: float | None = None
     if live:
-        raise ConfigError(f"instances {live} ask for live execution, which this worker cannot run yet; set execution: paper")
-    register_desk_role(app, rt.serde, rt.instances, "execution", PaperExecutionProcessor.restore, rt.settings.checkpoint_every)
+        from processors.execution.keys import load_key_for_worker
+        from processors.execution.live import live_venue_config
+
+        try:
+            key = load_key_for_worker("execution")
+        except ConfigError as exc:
+            raise ConfigError(f"instances {[s.id for s in live]} trade live, which needs the trade key: {exc}") from None
+        live_build = live_builders(live, key, exchanges)
+        poll_s = min(live_venue_config(s.instance).poll_interval_s for s in live)
+        log.info("execution: %d live instance(s) %s through ccxt with the %s key", len(live), [s.id for s in live], key.role)
+
+    def build(setup: InstanceSetup, snap: Mapping[str, Any] | None) -> DeskProcessor:
+        if setup.id in live_build:
+            return live_build[setup.id](snap)
+        return PaperExecutionProcessor.restore(setup, snap)
+
+    register_desk_role(app, rt.serde, rt.instances, "execution", build, rt.settings.checkpoint_every, poll_every_s=poll_s)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from pydantic import ValidationError
-
-from hbot.settings import ConfigError, InstanceConfig, describe_validation_error
+from hbot.settings import ConfigError, InstanceConfig
 from processors.execution.keys import ExchangeKey
 from processors.execution.paper import PaperExchange, PaperExchangeConfig
 from processors.execution.venue import ExecutionVenue
@@ -26,7 +24,7 @@ def make_venue(
     """The venue ``instance.execution`` asks for; raises :class:`ConfigError` naming the fix.
 
     Paper: a ``PaperExchange`` with ``paper`` (default: the spec's fees; perp funding on for perps).
-    Live: a ``CcxtVenue`` with ``live`` (a ``LiveVenueConfig``; default: built from the instance)
+    Live: a ``CcxtVenue`` with ``live`` (a ``LiveVenueConfig``; default: the instance's, with its ``live:`` settings)
     over ``exchange`` (default: a ccxt exchange built with ``key``). A live venue needs a
     ``trade`` or ``kill_switch`` key; the read-only ``data`` key is refused.
     """
@@ -34,7 +32,12 @@ def make_venue(
         cfg = paper or PaperExchangeConfig(is_perp=instance.market_type == "perp")
         return PaperExchange(cfg, instance.id, instance.market)
     # Imported here: a paper-only worker never loads ccxt.
-    from processors.execution.live import CcxtVenue, LiveVenueConfig, build_exchange
+    from processors.execution.live import (
+        CcxtVenue,
+        LiveVenueConfig,
+        build_exchange,
+        live_venue_config,
+    )
 
     if instance.exchange == "synthetic":
         raise ConfigError(f"instance {instance.id}: execution 'live' needs a real exchange, not 'synthetic'; set execution: paper")
@@ -42,10 +45,7 @@ def make_venue(
         raise ConfigError(f"instance {instance.id} trades live but no trade key was loaded; set HBOT_KEY_TRADE_API_KEY/SECRET/PASSPHRASE or HBOT_TRADE_KEY_FILE")
     if key.role == "data":
         raise ConfigError(f"instance {instance.id}: the read-only data key cannot trade; load the trade key (or the kill_switch key for the kill switch)")
-    try:
-        cfg = live if live is not None else LiveVenueConfig(exchange_id=instance.exchange, symbol=instance.symbol, market_type=instance.market_type)
-    except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, prefix="", source=f"instance {instance.id}")) from None
+    cfg = live if live is not None else live_venue_config(instance)
     if not isinstance(cfg, LiveVenueConfig):
         raise ConfigError(f"instance {instance.id}: live config must be a LiveVenueConfig, got {type(cfg).__name__}")
     if (cfg.exchange_id, cfg.symbol, cfg.market_type) != (instance.exchange, instance.symbol, instance.market_type):

@@ -3,8 +3,10 @@ so it keeps working when the rest of the desk does not), cancels everything on a
 intent, writes the kill-switch report, and runs the dead-man's switch.
 
 Paper instances are cancelled through the paper venue (a CANCEL_ALL command on ``hb.order.v1``
-marked ``reason=kill_switch``). Dead-man's switch: when an instance with open orders has had no
-decision and no book for ``HBOT_DEADMAN_AFTER_S`` seconds of wall time, it is cancelled too.
+marked ``reason=kill_switch``). Live instances are cancelled on the exchange by this worker itself,
+through the kill-switch key (the only key it loads; ``processors/kill_switch/exchange.py``).
+Dead-man's switch: when an instance with open orders has had no decision and no book for
+``HBOT_DEADMAN_AFTER_S`` seconds of wall time, it is cancelled too, the same way.
 
 Metrics: the desk glue counts each ``cancel_all`` audit record as a kill-switch activation
 (``streams/role_metrics.py``); the dead-man's cancel is published here, so it is counted here.
@@ -15,17 +17,20 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import faust
 
 from hbot.runtime import Runtime
+from hbot.settings import ConfigError
 from processors.desk import Origin, Output
 from processors.ids import make_id
 from processors.instance import InstanceSetup
 from processors.kill_switch.core import KillSwitch
+from processors.kill_switch.exchange import ExchangeHand
 from streams import role_metrics
-from streams.desk_agent import register_desk_role
+from streams.desk_agent import DeskRole, register_desk_role
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +50,61 @@ class _Watched(KillSwitch):
         return super().on_event(topic, record, origin)
 
 
-def _build(setup: InstanceSetup, snap: Mapping[str, Any] | None) -> _Watched:
-    ks = _Watched.restore(setup.kill_switch, setup.id, setup.market, snap)
-    return ks  # type: ignore[return-value]
+class _LiveWatched(_Watched):
+    """A live instance's kill switch: its commands go to the exchange through its own key, not to the topic."""
+
+    blocking = True  # exchange calls: the desk glue runs them off the event loop
+    hand: ExchangeHand
+
+    def on_event(self, topic: str, record: Mapping[str, Any], origin: Origin | None = None) -> list[Output]:
+        return self.hand.execute(super().on_event(topic, record, origin))
+
+    def poll(self) -> list[Output]:
+        """Resend cancels a transient exchange failure left unsent."""
+        return self.hand.retry()
+
+
+def _wall_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _builder(rt: Runtime) -> tuple[Any, float | None]:
+    """The role's processor builder, and the poll interval (None without live instances)."""
+    live = [s for s in rt.instances if s.instance.execution == "live"]
+    hands: dict[str, Callable[[], ExchangeHand]] = {}
+    if live:
+        from processors.execution.keys import load_key_for_worker
+        from processors.execution.live import CcxtVenue, build_exchange, live_venue_config
+
+        try:
+            key = load_key_for_worker("kill_switch")
+        except ConfigError as exc:
+            raise ConfigError(f"instances {[s.id for s in live]} trade live and the kill switch cancels them with its own key, "
+                              f"but: {exc}") from None
+        for s in live:
+            cfg = live_venue_config(s.instance).model_copy(update={"cancel_all_scope": "symbol"})
+            ex = build_exchange(cfg, key)
+            hands[s.id] = lambda s=s, cfg=cfg, ex=ex: ExchangeHand(CcxtVenue(ex, cfg, s.id, s.market, key=key),
+                                                                   s.kill_switch.actor, _wall_us)
+        log.info("kill switch: live instances %s are cancelled on the exchange with the %s key", sorted(hands), key.role)
+
+    def build(setup: InstanceSetup, snap: Mapping[str, Any] | None) -> _Watched:
+        if setup.id not in hands:
+            return _Watched.restore(setup.kill_switch, setup.id, setup.market, snap)  # type: ignore[return-value]
+        ks: _LiveWatched = _LiveWatched.restore(setup.kill_switch, setup.id, setup.market, snap)  # type: ignore[assignment]
+        ks.hand = hands[setup.id]()
+        return ks
+
+    return build, (1.0 if live else None)
 
 
 def register(app: faust.App, rt: Runtime) -> None:
     """Add the kill-switch agent, its report writer and the dead-man's timer."""
     reports = rt.settings.home / "reports" / "kill_switch"
-    role = register_desk_role(app, rt.serde, rt.instances, "kill_switch", _build, rt.settings.checkpoint_every,
-                              direct_topics=("hb.execution_intent.v1", "hb.order_update.v1", "hb.fill.v1", *_ACTIVITY))
+    build, poll_s = _builder(rt)
+    role = register_desk_role(app, rt.serde, rt.instances, "kill_switch", build, rt.settings.checkpoint_every,
+                              direct_topics=("hb.execution_intent.v1", "hb.order_update.v1", "hb.fill.v1", *_ACTIVITY),
+                              poll_every_s=poll_s)
 
     def write_report(setup: InstanceSetup, outputs: list[tuple[str, dict[str, Any]]]) -> None:
         for name, rec in outputs:
@@ -86,10 +136,11 @@ def register(app: faust.App, rt: Runtime) -> None:
             if not ks.open_orders or slot.setup.id in fired:
                 continue
             fired.add(slot.setup.id)
-            await _deadman_cancel(rt, slot.setup, ks, now - ks.last_activity, orders, audit)
+            await _deadman_cancel(rt, role, slot.setup, ks, now - ks.last_activity, orders, audit)
 
 
-async def _deadman_cancel(rt: Runtime, setup: InstanceSetup, ks: KillSwitch, silent_s: float, orders: Any, audit: Any) -> None:
+async def _deadman_cancel(rt: Runtime, role: DeskRole, setup: InstanceSetup, ks: KillSwitch, silent_s: float, orders: Any,
+                         audit: Any) -> None:
     now_us = time.time_ns() // 1000  # no event drives this: the silence itself is the cause
     cause = make_id("deadman", setup.id, now_us)
     cmd = {"event_id": make_id("ksorder", setup.id, cause), "event_time": now_us, "produce_time": now_us,
@@ -101,8 +152,14 @@ async def _deadman_cancel(rt: Runtime, setup: InstanceSetup, ks: KillSwitch, sil
            "dry_run": ks.config.dry_run, "details": {"silent_s": f"{silent_s:.1f}", "open_orders": str(len(ks.open_orders))}}
     published: list[tuple[str, dict[str, Any]]] = []
     if not ks.config.dry_run:
-        await orders.send(key=setup.market.encode(), value=rt.serde.encode("order", cmd, "hb.order.v1"))
-        published.append(("hb.order.v1", cmd))
+        if isinstance(ks, _LiveWatched):  # on the exchange, with the kill-switch key; its audit says what happened
+            assert role.call is not None
+            for name, out in await role.call(ks, ks.hand.execute, [("hb.order.v1", cmd)]):
+                await audit.send(key=setup.id.encode(), value=rt.serde.encode("audit", {**out, "produce_time": now_us}, name))
+                published.append((name, out))
+        else:
+            await orders.send(key=setup.market.encode(), value=rt.serde.encode("order", cmd, "hb.order.v1"))
+            published.append(("hb.order.v1", cmd))
     await audit.send(key=setup.id.encode(), value=rt.serde.encode("audit", rec, "hb.audit.v1"))
     published.append(("hb.audit.v1", rec))
     role_metrics.record_published(setup, published, "deadman", now_us / 1e6)  # one activation, and its order

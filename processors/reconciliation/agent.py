@@ -76,15 +76,14 @@ def register(app: faust.App, rt: Runtime) -> None:
         log.warning("reconciliation: no live instance; paper fills have no exchange to compare with, so no comparison runs")
         return
     from processors.execution.keys import load_key_for_worker
-    from processors.execution.live import LiveVenueConfig, build_exchange
+    from processors.execution.live import build_exchange, live_venue_config
 
     try:
         key = load_key_for_worker("reconciliation")
     except ConfigError as exc:
         raise ConfigError(f"instances {[s.id for s in live]} trade live and reconciliation reads their positions with the "
                           f"read-only data key, but: {exc}") from None
-    exchanges = {s.id: build_exchange(LiveVenueConfig(exchange_id=s.instance.exchange, symbol=s.instance.symbol,
-                                                      market_type=s.instance.market_type), key) for s in live}
+    exchanges = {s.id: build_exchange(live_venue_config(s.instance), key) for s in live}
     out = app.topic(RECONCILIATION_TOPIC, value_serializer="raw", key_serializer="raw")
     serde = rt.serde
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from processors.config import FrozenConfig
+
+if TYPE_CHECKING:
+    from hbot.settings import InstanceConfig
 
 
 class RetryPolicy(BaseModel):
@@ -55,6 +58,7 @@ class LiveVenueConfig(FrozenConfig):
     done_order_window: int = Field(default=4096, ge=1, description="Closed client order ids remembered (a replayed PLACE is not sent again).")
     max_reason_chars: int = Field(default=400, ge=40, description="Reject / note reasons are cut to this length.")
     fee_asset: str = Field(default="USDT", min_length=1, description="fill.fee_asset when the exchange does not say.")
+    poll_interval_s: float = Field(default=1.0, gt=0, le=60, description="How often the execution worker reads fills and open orders from the exchange.")
 
     @model_validator(mode="after")
     def _perp_symbol_has_settle(self) -> "LiveVenueConfig":
@@ -68,3 +72,21 @@ class LiveVenueConfig(FrozenConfig):
     def ccxt_market_type(self) -> str:
         """ccxt's market type of this config: 'swap' or 'spot'."""
         return "swap" if self.market_type == "perp" else "spot"
+
+
+def live_venue_config(inst: "InstanceConfig") -> LiveVenueConfig:
+    """The live venue config of an instance: its exchange, symbol and market type plus its ``live:`` settings.
+
+    Raises ``ConfigError`` naming ``instances[<id>].live.<field>``; ``live`` cannot change the market.
+    """
+    from hbot.settings import ConfigError, describe_validation_error
+
+    where = f"instances[{inst.id}].live"
+    fixed = sorted({"exchange_id", "symbol", "market_type"} & set(inst.live))
+    if fixed:
+        raise ConfigError(f"{where} sets {fixed}: the venue trades its instance's own exchange, symbol and market_type; remove them")
+    try:
+        return LiveVenueConfig.model_validate({**inst.live, "exchange_id": inst.exchange, "symbol": inst.symbol,
+                                               "market_type": inst.market_type})
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, prefix=f"{where}.", source="the instances file")) from None

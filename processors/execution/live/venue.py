@@ -349,14 +349,31 @@ class CcxtVenue:
         if not_ready:
             ev.notes.append(f"poll_failed: {not_ready}")
             return ev
+        ev.extend(self.send_pending())
+        self._poll_fills(ev)
+        self._poll_orders(ev)
+        return ev
+
+    def send_pending(self) -> VenueEvents:
+        """Send the cancels a transient failure left unsent (``poll`` does this first)."""
+        ev = VenueEvents()
+        if not self.has_pending:
+            return ev
+        not_ready = self._ensure_started()
+        if not_ready:
+            ev.notes.append(f"pending_cancels_unsent: {not_ready}")
+            return ev
         if self._cancel_all_unsent is not None:
             self._send_cancel_all(self._cancel_all_unsent, ev)
         for o in list(self._orders.values()):
             if o.cancel_unsent:
                 self._send_cancel(o, ev)
-        self._poll_fills(ev)
-        self._poll_orders(ev)
         return ev
+
+    @property
+    def has_pending(self) -> bool:
+        """True while a cancel waits to be sent again."""
+        return self._cancel_all_unsent is not None or any(o.cancel_unsent for o in self._orders.values())
 
     def _poll_fills(self, ev: VenueEvents) -> None:
         cfg = self.config

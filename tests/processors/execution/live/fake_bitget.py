@@ -166,6 +166,7 @@ class FakeBitget:
 
     def __init__(self, api_key: str = FAKE_API_KEY, secret: str = FAKE_SECRET, passphrase: str = FAKE_PASSPHRASE) -> None:
         self.api_key, self.secret, self.passphrase = api_key, secret, passphrase
+        self.keys: dict[str, tuple[str, str]] = {api_key: (secret, passphrase)}  # api key -> (secret, passphrase)
         self.headers: dict[str, str] = {}  # ccxt merges session.headers into every request
         self.cookies = RequestsCookieJar()
         self.requests: list[SeenRequest] = []
@@ -189,6 +190,10 @@ class FakeBitget:
         """requests.Session API (ccxt may call it)."""
 
     # ------------------------------------------------------------------ scripting
+    def add_key(self, api_key: str, secret: str, passphrase: str) -> None:
+        """Another API key of the same account (e.g. the kill switch's); requests record which key signed them."""
+        self.keys[api_key] = (secret, passphrase)
+
     def fail_next(self, method: str, path: str, *faults: Fault) -> None:
         """The next ``len(faults)`` ``method path`` requests fail as scripted, in order."""
         self._faults.setdefault((method.upper(), path), []).extend(faults)
@@ -295,7 +300,8 @@ class FakeBitget:
 
     def _check_auth(self, req: SeenRequest, raw_query: str) -> tuple[int, Any] | None:
         h = req.headers
-        if h.get("ACCESS-KEY") != self.api_key or h.get("ACCESS-PASSPHRASE") != self.passphrase:
+        secret, passphrase = self.keys.get(str(h.get("ACCESS-KEY")), ("", None))
+        if h.get("ACCESS-PASSPHRASE") != passphrase:
             return 400, self._err("40006", "Invalid ACCESS_KEY")
         prehash = h.get("ACCESS-TIMESTAMP", "") + req.method + req.path
         if req.method == "GET":
@@ -303,7 +309,7 @@ class FakeBitget:
                 prehash += "?" + unquote(raw_query)
         else:
             prehash += req.raw_body
-        expected = base64.b64encode(hmac.new(self.secret.encode(), prehash.encode(), hashlib.sha256).digest()).decode()
+        expected = base64.b64encode(hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()).decode()
         if h.get("ACCESS-SIGN") != expected:
             return 400, self._err("40009", "sign signature error")
         return None
