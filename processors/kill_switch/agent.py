@@ -55,13 +55,16 @@ class _LiveWatched(_Watched):
 
     blocking = True  # exchange calls: the desk glue runs them off the event loop
     hand: ExchangeHand
+    deadman_s: float = 0.0
 
     def on_event(self, topic: str, record: Mapping[str, Any], origin: Origin | None = None) -> list[Output]:
         return self.hand.execute(super().on_event(topic, record, origin))
 
     def poll(self) -> list[Output]:
-        """Resend cancels a transient exchange failure left unsent."""
-        return self.hand.retry()
+        """Resend cancels a transient exchange failure left unsent; keep the exchange's own dead-man's switch armed."""
+        now = time.monotonic()
+        active = self.last_activity is not None and now - self.last_activity <= self.deadman_s
+        return self.hand.retry() + self.hand.heartbeat(self.deadman_s, active, now)
 
 
 def _wall_us() -> int:
@@ -93,6 +96,7 @@ def _builder(rt: Runtime) -> tuple[Any, float | None]:
             return _Watched.restore(setup.kill_switch, setup.id, setup.market, snap)  # type: ignore[return-value]
         ks: _LiveWatched = _LiveWatched.restore(setup.kill_switch, setup.id, setup.market, snap)  # type: ignore[assignment]
         ks.hand = hands[setup.id]()
+        ks.deadman_s = rt.settings.deadman_after_s
         return ks
 
     return build, (1.0 if live else None)

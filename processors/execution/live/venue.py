@@ -470,6 +470,25 @@ class CcxtVenue:
         )
         return report
 
+    # ------------------------------------------------------------------ exchange dead-man's switch
+    @property
+    def has_cancel_all_after(self) -> bool:
+        """True when ccxt exposes the exchange's own dead-man's switch (``cancelAllOrdersAfter``)."""
+        return bool((getattr(self.exchange, "has", None) or {}).get("cancelAllOrdersAfter"))
+
+    def cancel_all_after(self, timeout_ms: int) -> str | None:
+        """(Re)arm the exchange's own timer: it cancels every order unless armed again within ``timeout_ms``.
+
+        Returns None when armed, else why not (unsupported, or the exchange's error, scrubbed).
+        """
+        if not self.has_cancel_all_after:
+            return f"{self.config.exchange_id} has no cancelAllOrdersAfter in ccxt"
+        not_ready = self._ensure_started()
+        if not_ready:
+            return not_ready
+        res = self._call("cancel_all_orders_after", lambda: self.exchange.cancel_all_orders_after(timeout_ms))
+        return None if res.ok else self._reason(res.error)
+
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> dict[str, Any]:
         """JSON-able state; :meth:`restore` continues from it (no order is sent twice after a restart)."""
