@@ -23,7 +23,9 @@ Processors at the exchange boundary (live execution, the live kill switch) set `
 their calls (``on_event``, ``poll``, ``snapshot``) run on one thread of their own, never on the
 event loop, and one at a time, so a slow exchange delays that role but not the worker's heartbeats.
 A processor with a ``poll()`` method is also called every ``poll_every_s`` (fills and cancels that
-happen on the exchange without a command); what it returns is published like any output.
+happen on the exchange without a command); what it returns is published like any output. A
+processor with ``on_idle()`` is called once each time the role's input has been quiet for
+``idle_after_s`` of wall time (the paper venue completes pending cancels when the feed stops).
 
 Metrics (``streams/role_metrics.py``) are recorded here, from the consumed records and the records
 the processors return for publishing: the cores stay free of metrics, I/O and wall clock.
@@ -100,12 +102,13 @@ def state_table_name(role: str) -> str:
 
 def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSetup, ...], role: str, build: Builder,
                        checkpoint_every: int = 500, direct_topics: tuple[str, ...] | None = None,
-                       poll_every_s: float | None = None) -> DeskRole:
+                       poll_every_s: float | None = None, idle_after_s: float | None = None) -> DeskRole:
     """Add the agent of ``role``: one processor per instance, fed from the sequenced log.
 
     ``direct_topics`` makes the role read those topics itself instead of the sequenced log (the
     kill switch does, so it keeps working when the sequencer does not). ``poll_every_s`` adds a
-    timer calling the ``poll()`` of the processors that have one.
+    timer calling the ``poll()`` of the processors that have one; ``idle_after_s`` one calling
+    their ``on_idle()`` once per quiet spell of the input.
     """
     by_market: dict[str, list[InstanceSetup]] = {}
     for s in instances:
@@ -228,6 +231,7 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
         async for event in stream.events():
             msg = event.message
             state.inputs += 1
+            quiet["since"], quiet["handled"] = time.monotonic(), False
             role_metrics.record_input(msg.topic)
             try:
                 await handle(msg, event.value)
@@ -260,6 +264,21 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
                     slot.dirty = True
                     if outputs:
                         await publish(slot.setup, outputs, "poll")
+
+    quiet: dict[str, Any] = {"since": time.monotonic(), "handled": True}
+    if idle_after_s is not None:
+        @app.timer(idle_after_s / 2, name=f"hbot.{role}.idle")
+        async def idle() -> None:
+            if quiet["handled"] or time.monotonic() - quiet["since"] < idle_after_s:
+                return
+            quiet["handled"] = True
+            for slot in list(state.slots.values()):
+                if hasattr(slot.proc, "on_idle"):
+                    async with turn:
+                        outputs = await call(slot.proc, slot.proc.on_idle)
+                        if outputs:
+                            slot.dirty = True
+                            await publish(slot.setup, outputs, "idle")
 
     @app.on_partitions_revoked.connect
     async def forget(app_: Any, revoked: Any, **kwargs: Any) -> None:  # noqa: ARG001 - Faust signal signature

@@ -27,7 +27,7 @@ from tests.samples import sample
 _SERDE = SingleObjectSerde()
 
 
-def _keys_covering_the_sequenced_log() -> list[str]:
+def keys_covering_the_sequenced_log() -> list[str]:
     """Market keys whose sequenced copies land on every partition (Faust's producer partitions by murmur2)."""
     n = CATALOG[SEQUENCED_TOPIC].partitions
     by_partition: dict[int, str] = {}
@@ -41,7 +41,7 @@ def _keys_covering_the_sequenced_log() -> list[str]:
 
 def nudge(conf: dict[str, Any]) -> None:
     """One single-record batch on every partition of every market topic (see the module doc)."""
-    keys = _keys_covering_the_sequenced_log()
+    keys = keys_covering_the_sequenced_log()
     run = uuid.uuid4().hex[:8]
     producer = Producer(conf)
     i = 0

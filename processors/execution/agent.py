@@ -25,6 +25,10 @@ from streams.desk_agent import register_desk_role
 log = logging.getLogger(__name__)
 
 
+PAPER_IDLE_AFTER_S = 1.0
+"""After this long without input, paper venues complete their pending cancels and arrivals (the feed stopped)."""
+
+
 def _wall_us() -> int:
     return time.time_ns() // 1000
 
@@ -76,4 +80,5 @@ def register(app: faust.App, rt: Runtime, exchanges: Mapping[str, Any] | None = 
             return live_build[setup.id](snap)
         return PaperExecutionProcessor.restore(setup, snap)
 
-    register_desk_role(app, rt.serde, rt.instances, "execution", build, rt.settings.checkpoint_every, poll_every_s=poll_s)
+    register_desk_role(app, rt.serde, rt.instances, "execution", build, rt.settings.checkpoint_every, poll_every_s=poll_s,
+                       idle_after_s=PAPER_IDLE_AFTER_S)

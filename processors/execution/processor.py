@@ -35,6 +35,19 @@ class PaperExecutionProcessor:
             return venue_outputs(self.venue.on_command(record))
         return []
 
+    def on_idle(self) -> list[Output]:
+        """The market went quiet with cancels or order arrivals still pending: let event time run to them.
+
+        Paper time only moves with market events, so without this a cancel sent into a silent feed
+        (the dead-man's switch fires exactly then) would never complete. The agent calls it only
+        after its input has been quiet for a while in wall time; a flowing market never takes
+        this path, so runs and replays stay deterministic.
+        """
+        out: list[Output] = []
+        while (due := self.venue.next_due) is not None:
+            out += venue_outputs(self.venue.on_time(due))
+        return out
+
     def snapshot(self) -> dict[str, Any]:
         """The paper exchange's snapshot."""
         return self.venue.snapshot()

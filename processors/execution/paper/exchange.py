@@ -190,6 +190,11 @@ class PaperExchange:
             return self.on_funding(record)
         return VenueEvents(notes=[f"unknown_market_event:{kind}"])
 
+    @property
+    def next_due(self) -> int | None:
+        """Event time (us) of the next pending activation or cancel, None when nothing waits."""
+        return self._next_due
+
     def on_time(self, event_time: Any) -> VenueEvents:
         """Event time advanced with no market event: process due activations and cancels."""
         ev = VenueEvents()

@@ -176,3 +176,27 @@ def test_when_market_order_then_takes_book_and_cancels_unfilled_rest() -> None:
     assert ev.order_updates[-1]["status"] == "CANCELLED"
     assert ev.order_updates[-1]["reason"] == "market_order_unfilled_remainder"
     assert_all_valid(ev)
+
+
+def test_when_the_feed_goes_quiet_after_a_cancel_all_then_on_idle_completes_the_cancels_at_their_due_time() -> None:
+    # Arrange: the processor the execution role runs; 50 ms cancel latency, 100 ms order latency.
+    from processors.execution.processor import PaperExecutionProcessor
+    from processors.instance import instance_setup
+    from hbot.settings import InstanceConfig
+
+    setup = instance_setup(InstanceConfig(id=INSTANCE, exchange=MARKET.split(":", 1)[0], symbol=MARKET.split(":", 1)[1]))
+    proc = PaperExecutionProcessor(setup, _exchange(order_ms=100.0, cancel_ms=50.0))
+    origin = ("hb.sequenced.v1", 0, 0)
+    proc.on_event("hb.order.v1", place(T0, "b1", "BUY", 100.05, 1.0), origin)
+    proc.on_event("hb.market.book.v1", standard_book(T0 + 200 * MS, seq=2), origin)  # b1 is resting now
+    proc.on_event("hb.order.v1", place(T0 + 300 * MS, "b2", "BUY", 100.0, 1.0), origin)  # still travelling
+    proc.on_event("hb.order.v1", cancel_all(T0 + 310 * MS), origin)
+    # Act: no market event follows (the dead-man's switch fires exactly when the feed stops).
+    stuck = proc.venue.open_orders()
+    out = proc.on_idle()
+    # Assert: the cancels take effect at their own due time (b2's cancel lands before b2 would have arrived).
+    assert {o["client_order_id"] for o in stuck} == {"b1", "b2"}
+    assert [(r["client_order_id"], r["status"], r["event_time"]) for t, r in out if t == "hb.order_update.v1"] == [
+        ("b1", "CANCELLED", T0 + 360 * MS), ("b2", "CANCELLED", T0 + 360 * MS)]
+    assert proc.venue.open_orders() == [] and proc.venue.next_due is None
+    assert proc.on_idle() == []

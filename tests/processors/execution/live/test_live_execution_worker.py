@@ -16,22 +16,19 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer
-
 from hbot.worker import app_id_for
-from hbot.worker_process import WorkerProcess, start_worker
+from hbot.worker_process import start_worker
 from streams.producer import EventProducer
 from streams.serde import SingleObjectSerde
-from tests.kafka_offsets import commit_at_end, log_ends
+from tests.kafka_offsets import commit_at_end
 from tests.processors.execution.live.fake_bitget import FAKE_API_KEY, FAKE_PASSPHRASE, FAKE_SECRET, FakeBitget
 from tests.processors.execution.live.fake_bitget_http import FakeBitgetHttp
 from tests.samples import sample
-from tests.tansu_tails import wait_nudging
+from tests.topic_records import TopicRecords, until
 
 pytestmark = pytest.mark.broker
 
@@ -41,37 +38,11 @@ SERDE = SingleObjectSerde()
 READ_TOPICS = ("hb.order.v1", "hb.order_update.v1", "hb.fill.v1", "hb.audit.v1")
 
 
-class Records:
-    """What the worker published on ``READ_TOPICS`` since the test began, by topic, in order."""
-
-    def __init__(self, conf: dict[str, Any]) -> None:
-        self.consumer = Consumer({**conf, "group.id": f"live-exec-{time.time_ns()}", "enable.auto.commit": False})
-        self.consumer.assign([tp for t in READ_TOPICS for tp in log_ends(conf, t)])
-        self.by_topic: dict[str, list[dict[str, Any]]] = {t: [] for t in READ_TOPICS}
-
-    def mine(self, topic: str, instance: str) -> list[dict[str, Any]]:
-        while (msg := self.consumer.poll(0.05)) is not None:
-            if not msg.error():
-                self.by_topic[msg.topic()].append(SERDE.decode(msg.value(), topic=msg.topic()))
-        return [r for r in self.by_topic[topic] if r.get("instance_id") == instance]
-
-
 def _place(instance: str, cid: str, price: float, seq: int) -> dict[str, Any]:
     return sample("order", seed=seq, overrides={
         "event_id": f"{cid}-place", "event_time": time.time_ns() // 1000, "instance_id": instance, "market": MARKET,
         "action": "PLACE", "client_order_id": cid, "side": "BUY", "price": price, "size": 0.01, "post_only": True,
         "reduce_only": False, "decision_id": f"{cid}-decision", "mid_at_decision": price + 5, "reason": "quote"})
-
-
-def _until(conf: dict[str, Any], pred: Callable[[], Any], what: str, worker: WorkerProcess, timeout: float = 90) -> Any:
-    def check() -> Any:
-        worker.check()
-        return pred()
-    try:
-        wait_nudging(conf, check, timeout, what)
-    except (AssertionError, TimeoutError, RuntimeError) as exc:
-        raise AssertionError(f"{exc}\n--- worker log ---\n{worker.log.read_text(errors='replace')[-4000:]}") from None
-    return pred()
 
 
 def _live_desk(tmp_path: Path, kafka_conf: dict[str, Any], server: FakeBitgetHttp, roles: str, key_role: str,
@@ -114,14 +85,14 @@ def test_when_an_instance_executes_live_then_orphans_go_orders_and_fills_flow_an
     with FakeBitgetHttp(fake) as server:
         env = _live_desk(tmp_path, kafka_conf, server, EXECUTION, "trade", TRADE_KEY, unique)
         roles, module = EXECUTION, MODULE
-        records = Records(kafka_conf)
+        records = TopicRecords(kafka_conf, READ_TOPICS)
         producer = EventProducer(kafka_conf, SERDE)
         worker = start_worker("exec-1", roles, env, tmp_path / "logs", module=module)
         try:
             # 1. The first command: the orphan scan runs before it, then the order reaches the exchange.
             producer.send("hb.order.v1", _place(instance, "c1", 95_000.0, 1))
             producer.flush()
-            acks = _until(kafka_conf, lambda: [u for u in records.mine("hb.order_update.v1", instance)
+            acks = until(kafka_conf, lambda: [u for u in records.mine("hb.order_update.v1", instance)
                                                if u["client_order_id"] == "c1" and u["status"] == "ACK"], "c1 acknowledged", worker)
             assert foreign.state == "canceled"
             mine = [o for o in fake.orders.values() if o.client_oid == "c1"]
@@ -133,21 +104,21 @@ def test_when_an_instance_executes_live_then_orphans_go_orders_and_fills_flow_an
 
             # 2. A partial fill on the exchange comes back through the poll.
             trade = fake.fill("c1", 0.004)
-            fills = _until(kafka_conf, lambda: records.mine("hb.fill.v1", instance), "the fill of c1", worker)
+            fills = until(kafka_conf, lambda: records.mine("hb.fill.v1", instance), "the fill of c1", worker)
             assert [(f["client_order_id"], f["trade_id"], f["size"], f["side"]) for f in fills] == [("c1", trade.trade_id, 0.004, "BUY")]
-            _until(kafka_conf, lambda: [u for u in records.mine("hb.order_update.v1", instance)
+            until(kafka_conf, lambda: [u for u in records.mine("hb.order_update.v1", instance)
                                         if u["client_order_id"] == "c1" and u["status"] == "PARTIALLY_FILLED"], "c1 partially filled", worker)
 
             # 3. Killed after the exchange placed c2, before the worker saw the answer.
             release = server.hold(PLACE_PATH, "c2")
             producer.send("hb.order.v1", _place(instance, "c2", 94_000.0, 2))
             producer.flush()
-            _until(kafka_conf, server.executed_held.is_set, "the exchange to execute c2's place", worker)
+            until(kafka_conf, server.executed_held.is_set, "the exchange to execute c2's place", worker)
             worker.proc.send_signal(signal.SIGKILL)
             worker.proc.wait(30)
             release.set()
             worker = start_worker("exec-2", roles, env, tmp_path / "logs", module=module)
-            c2 = _until(kafka_conf, lambda: [u for u in records.mine("hb.order_update.v1", instance) if u["client_order_id"] == "c2"],
+            c2 = until(kafka_conf, lambda: [u for u in records.mine("hb.order_update.v1", instance) if u["client_order_id"] == "c2"],
                         "an answer for c2 after the restart", worker)
         finally:
             worker.stop()
@@ -176,7 +147,7 @@ def test_when_a_live_instance_is_killed_then_the_kill_switch_cancels_on_the_exch
         # Two processes, as in Kubernetes: execution holds only the trade key, the kill switch only its own.
         trade_env = _live_desk(tmp_path, kafka_conf, server, EXECUTION, "trade", TRADE_KEY, unique)
         kill_env = _live_desk(tmp_path, kafka_conf, server, "kill_switch", "kill_switch", KILL_KEY, unique)
-        records = Records(kafka_conf)
+        records = TopicRecords(kafka_conf, READ_TOPICS)
         producer = EventProducer(kafka_conf, SERDE)
         execution = start_worker("execution", EXECUTION, trade_env, tmp_path / "logs", module=MODULE)
         kill = start_worker("kill", "kill_switch", kill_env, tmp_path / "logs", module=MODULE)
@@ -184,7 +155,7 @@ def test_when_a_live_instance_is_killed_then_the_kill_switch_cancels_on_the_exch
             for i, cid in enumerate(("k1", "k2")):
                 producer.send("hb.order.v1", _place(instance, cid, 95_000.0 - i * 10, 10 + i))
             producer.flush()
-            _until(kafka_conf, lambda: {u["client_order_id"] for u in records.mine("hb.order_update.v1", instance)
+            until(kafka_conf, lambda: {u["client_order_id"] for u in records.mine("hb.order_update.v1", instance)
                                         if u["status"] == "ACK"} == {"k1", "k2"}, "k1 and k2 acknowledged", execution)
             kill.check()
             intent = sample("execution_intent", overrides={
@@ -193,7 +164,7 @@ def test_when_a_live_instance_is_killed_then_the_kill_switch_cancels_on_the_exch
                 "reason": "guard HARD_STOP: daily loss", "metadata": {}})
             producer.send("hb.execution_intent.v1", intent)
             producer.flush()
-            audits = _until(kafka_conf, lambda: [a for a in records.mine("hb.audit.v1", instance)
+            audits = until(kafka_conf, lambda: [a for a in records.mine("hb.audit.v1", instance)
                                                  if a["action"] == "kill_switch_completed"], "the kill to complete", kill)
             trail = [a["action"] for a in records.mine("hb.audit.v1", instance)]
         finally:
