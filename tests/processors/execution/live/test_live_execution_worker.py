@@ -59,7 +59,7 @@ def _live_desk(tmp_path: Path, kafka_conf: dict[str, Any], server: FakeBitgetHtt
     return {**{k: v for k, v in os.environ.items() if not k.startswith("HBOT_")},
             "HBOT_KAFKA_BOOTSTRAP": kafka_conf["bootstrap.servers"], "HBOT_HOME": str(tmp_path / f"home-{key_role}"),
             "HBOT_INSTANCES_FILE": str(tmp_path / "instances.yaml"), "HBOT_MARKET_SOURCE": "none",
-            "HBOT_DEADMAN_AFTER_S": "0", "HBOT_TRACE_EXPORTER": "none", "HBOT_GROUP_PREFIX": prefix,
+            "HBOT_DEADMAN_AFTER_S": "0", "HBOT_TRACE_EXPORTER": "file", "HBOT_GROUP_PREFIX": prefix,
             f"HBOT_KEY_{r}_API_KEY": key[0], f"HBOT_KEY_{r}_SECRET": key[1], f"HBOT_KEY_{r}_PASSPHRASE": key[2],
             "HBOT_TEST_EXCHANGE_URL": server.url}
 
@@ -184,3 +184,9 @@ def test_when_a_live_instance_is_killed_then_the_kill_switch_cancels_on_the_exch
         for log, other in ((execution.log, KILL_KEY), (kill.log, TRADE_KEY)):
             text = log.read_text(errors="replace")
             assert not [v for v in other if v in text]
+        # Rule 7: no key value in anything the run wrote (logs, traces, reports, state) or published.
+        written = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "instances.yaml"]
+        assert any(p.suffix == ".jsonl" for p in written), "the workers' traces are among the files scanned"
+        blobs = [p.read_bytes() for p in written] + [json.dumps(records.by_topic, default=str).encode()]
+        leaked = {v for v in TRADE_KEY + KILL_KEY for b in blobs if v.encode() in b}
+        assert not leaked
