@@ -55,15 +55,18 @@ def nudge(conf: dict[str, Any]) -> None:
     producer.flush(10)
 
 
-def wait_nudging(conf: dict[str, Any], pred: Callable[[], bool], timeout: float, what: str, every_s: float = 1.0) -> None:
-    """Wait until ``pred()``, nudging the broker every ``every_s`` seconds; AssertionError naming ``what`` on timeout."""
+def wait_nudging(conf: dict[str, Any], pred: Callable[[], bool], timeout: float, what: str, every_s: float = 1.0,
+                 uncover: Callable[[], None] | None = None, poll_s: float = 0.1) -> None:
+    """Wait until ``pred()``, uncovering hidden tails every ``every_s`` seconds (default: :func:`nudge`);
+    AssertionError naming ``what`` on timeout."""
+    uncover = uncover or (lambda: nudge(conf))
     deadline = time.monotonic() + timeout
     next_nudge = time.monotonic() + every_s
     while time.monotonic() < deadline:
         if pred():
             return
         if time.monotonic() >= next_nudge:
-            nudge(conf)
+            uncover()
             next_nudge = time.monotonic() + every_s
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(poll_s)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")

@@ -43,7 +43,7 @@ from streams.producer import EventProducer
 from streams.serde import SingleObjectSerde
 from tests.kafka_offsets import commit_at_end, log_ends
 from tests.samples import sample
-from tests.tansu_tails import keys_covering_the_sequenced_log, nudge
+from tests.tansu_tails import keys_covering_the_sequenced_log, nudge, wait_nudging
 
 T0 = 1_767_261_600_000_000
 """2026-01-01 10:00 UTC: a fixed event time far from midnight, so the guard's UTC day never rolls over."""
@@ -271,17 +271,7 @@ def nudge_outputs(conf: dict[str, Any], avoid_market: str | None = None, topics:
 def wait_until(conf: dict[str, Any], pred: Callable[[], bool], timeout: float, what: str,
                uncover: Callable[[], None] | None = None, every_s: float = 0.5) -> None:
     """Wait until ``pred()``, uncovering Tansu's hidden tails every ``every_s`` (default: market and output topics)."""
-    uncover = uncover or (lambda: (nudge(conf), nudge_outputs(conf)))
-    deadline = time.monotonic() + timeout
-    next_nudge = time.monotonic() + every_s
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        if time.monotonic() >= next_nudge:
-            uncover()
-            next_nudge = time.monotonic() + every_s
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+    wait_nudging(conf, pred, timeout, what, every_s, uncover or (lambda: (nudge(conf), nudge_outputs(conf))), poll_s=0.05)
 
 
 @dataclass
