@@ -183,8 +183,9 @@ def register_desk_role(app: faust.App, serde: Serde, instances: tuple[InstanceSe
 
     async def publish(setup: InstanceSetup, outputs: list[tuple[str, dict[str, Any]]], cause_topic: str) -> None:
         now = time.time_ns() // 1000
-        for name, rec in outputs:
-            rec = {**rec, "produce_time": now}
+        for i, (name, rec) in enumerate(outputs):
+            # Each record's own send time: a guard record, its kill intent and the gate's cancel are not one instant.
+            rec = {**rec, "produce_time": now if i == 0 else time.time_ns() // 1000}
             spec = topic(name)
             key = setup.id if spec.key == "instance" else setup.market
             await out_topic(name).send(key=key.encode(), value=serde.encode(spec.schema, rec, name))
