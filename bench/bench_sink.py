@@ -11,11 +11,14 @@ markets are produced ONCE with hbot's ``EventProducer`` (single-object Avro), th
   (rows inserted AND offsets committed). Two rates: from ``run()`` start (includes the consumer group
   join) and from the partition assignment (``sink.ready``, steady-state throughput);
 * ``direct``: ``TRUNCATE`` an identical table (``CREATE TABLE ... AS hb_market_trade_v1``) and insert
-  the same rows (decoded and converted as the sink does, with ``_topic/_partition/_offset``) with
-  ``client.insert`` in chunks of the same batch size. This is the ClickHouse floor: no Kafka, no
-  decode, no conversion;
-* ``decode+convert``: the sink's CPU work per record without broker or ClickHouse (serde decode +
-  row conversion), to show where the time goes.
+  the same rows (decoded and converted with ``row_converter``, with ``_topic/_partition/_offset``)
+  with ``client.insert`` in chunks of the same batch size. This is the ClickHouse floor: no Kafka,
+  no decode, no conversion; the target is measured against it;
+* ``direct, columns``: the same rows handed to ``client.insert(..., column_oriented=True)`` as
+  columns with timestamps as DateTime64 ticks (``ddl.column_builder``), the way the sink now
+  inserts; the driver's cheapest path for Python values, shown as a stricter reference;
+* ``decode to columns``: the sink's CPU work per record without broker or ClickHouse (its batch
+  decoder, ``ColumnDecoder``, on the same values in sink-sized batches), to show where the time goes.
 
 Figures are rows/s, median of ``--runs`` runs, by wall clock and per CPU-second (this process:
 sink thread, librdkafka and chDB threads; and with the broker process added); ratio sink / direct
@@ -48,7 +51,9 @@ from _stats import median, spread, table
 from processors.market_data.synthetic import SyntheticMarket, SyntheticMarketConfig, span_us
 from processors.market_data.topics import TRADE_TOPIC
 from sinks.clickhouse.client import connect
-from sinks.clickhouse.ddl import row_converter
+from sinks.clickhouse.columnar import ColumnDecoder
+from sinks.clickhouse.decoding import SinkDecoder
+from sinks.clickhouse.ddl import column_builder, row_converter
 from sinks.clickhouse.migrations import migrate
 from sinks.clickhouse.writer import ClickHouseSink
 from streams.admin import ensure_topics
@@ -158,6 +163,35 @@ def sink_rows(serde: SingleObjectSerde, blobs: list[tuple[int, int, bytes]]) -> 
     return [*names, "_topic", "_partition", "_offset"], rows
 
 
+class _Message:
+    """The part of a consumed message the sink's decoder reads."""
+
+    __slots__ = ("_o", "_p", "_v")
+
+    def __init__(self, p: int, o: int, v: bytes) -> None:
+        self._p, self._o, self._v = p, o, v
+
+    def value(self) -> bytes:
+        return self._v
+
+    def partition(self) -> int:
+        return self._p
+
+    def offset(self) -> int:
+        return self._o
+
+
+def decode_columns(serde: SingleObjectSerde, blobs: list[tuple[int, int, bytes]]) -> int:
+    """The sink's decode of ``blobs`` to columns (``ColumnDecoder``), in sink-sized batches; returns rows."""
+    decoder = ColumnDecoder(SCHEMA, SinkDecoder(serde, [SCHEMA]))
+    msgs = [_Message(p, o, v) for p, o, v in blobs]
+
+    def dead(_m: Any, exc: Exception) -> None:
+        raise exc
+
+    return sum(len(decoder.decode(TRADE_TOPIC, msgs[i:i + BATCH], dead)) for i in range(0, len(msgs), BATCH))
+
+
 def run_direct(client: Any, columns: list[str], rows: list[tuple[Any, ...]]) -> tuple[float, float]:
     """Bulk insert of ready rows into the identical table, in sink-sized chunks; (wall s, CPU s)."""
     client.command(f"TRUNCATE TABLE {DIRECT_TABLE}")
@@ -168,6 +202,30 @@ def run_direct(client: Any, columns: list[str], rows: list[tuple[Any, ...]]) -> 
     got = int(client.query(f"SELECT count() FROM {DIRECT_TABLE}").result_rows[0][0])
     if got != len(rows):
         raise RuntimeError(f"direct table holds {got} rows, expected {len(rows)}")
+    return took
+
+
+def sink_columns(serde: SingleObjectSerde, blobs: list[tuple[int, int, bytes]]) -> list[list[list[Any]]]:
+    """The same rows as columns in sink-sized chunks, timestamps as DateTime64 ticks (``column_builder``)."""
+    _names, build = column_builder(SCHEMA)
+    chunks = []
+    for i in range(0, len(blobs), BATCH):
+        part = blobs[i:i + BATCH]
+        data = [list(c) for c in build([serde.decode(v, SCHEMA, TRADE_TOPIC) for _p, _o, v in part])]
+        chunks.append([*data, [TRADE_TOPIC] * len(part), [p for p, _o, _v in part], [o for _p, o, _v in part]])
+    return chunks
+
+
+def run_direct_columns(client: Any, columns: list[str], chunks: list[list[list[Any]]], n: int) -> tuple[float, float]:
+    """Column-oriented bulk insert of ready columns into the identical table; (wall s, CPU s)."""
+    client.command(f"TRUNCATE TABLE {DIRECT_TABLE}")
+    t0, c0 = time.perf_counter(), time.process_time()
+    for chunk in chunks:
+        client.insert(DIRECT_TABLE, chunk, column_names=columns, column_oriented=True)
+    took = (time.perf_counter() - t0, time.process_time() - c0)
+    got = int(client.query(f"SELECT count() FROM {DIRECT_TABLE}").result_rows[0][0])
+    if got != n:
+        raise RuntimeError(f"direct table holds {got} rows, expected {n}")
     return took
 
 
@@ -228,6 +286,7 @@ def main(argv: list[str] | None = None) -> None:
             if sum(tp.offset for tp in ends) != n:
                 raise RuntimeError(f"offsets are not contiguous from 0 on a fresh broker: {ends}")
             columns, rows = sink_rows(serde, fetched)
+            chunks = sink_columns(serde, fetched)
             # The bench holds every record and row for the baseline; keep that heap out of the
             # garbage collector's way so the sink pays for its own objects only, as in a worker.
             gc.collect()
@@ -236,12 +295,14 @@ def main(argv: list[str] | None = None) -> None:
             broker_pid = broker._proc.pid  # type: ignore[union-attr]  # for its CPU time only
             sink: list[SinkRun] = []
             direct: list[tuple[float, float]] = []
+            direct_cols: list[tuple[float, float]] = []
             cpu_only: list[float] = []
             for _ in range(args.runs):
                 sink.append(run_sink(conf, client, producer, ends, n, broker_pid))
                 direct.append(run_direct(client, columns, rows))
+                direct_cols.append(run_direct_columns(client, columns, chunks, n))
                 c = time.process_time()
-                sink_rows(serde, fetched)
+                decode_columns(serde, fetched)
                 cpu_only.append(time.process_time() - c)
         finally:
             broker.stop()
@@ -256,6 +317,8 @@ def main(argv: list[str] | None = None) -> None:
     all_cpu, all_cpu_runs = rate([r.cpu_process + r.cpu_broker for r in sink])
     d_wall, d_wall_runs = rate([w for w, _ in direct])
     d_cpu, d_cpu_runs = rate([c for _, c in direct])
+    dc_wall, dc_wall_runs = rate([w for w, _ in direct_cols])
+    dc_cpu, dc_cpu_runs = rate([c for _, c in direct_cols])
     only, only_runs = rate(cpu_only)
     used = sum(1 for tp in ends if tp.offset)
     print(f"sink: {n:,} market_trade rows on {TRADE_TOPIC} ({used} of {len(ends)} partitions used, {args.markets} markets), "
@@ -266,16 +329,20 @@ def main(argv: list[str] | None = None) -> None:
         ["sink wall, from run() start (incl. group join)", total, f"{total / d_wall:.2f}x", spread(total_runs)],
         ["sink wall, from partition assignment", steady, f"{steady / d_wall:.2f}x", spread(steady_runs)],
         ["direct clickhouse-connect insert, wall", d_wall, "1.00x", spread(d_wall_runs)],
+        ["direct insert as columns (ticks), wall", dc_wall, f"{dc_wall / d_wall:.2f}x", spread(dc_wall_runs)],
         ["sink per CPU-second of this process", sink_cpu, f"{sink_cpu / d_cpu:.2f}x", spread(sink_cpu_runs)],
         ["sink per CPU-second, this process + broker", all_cpu, f"{all_cpu / d_cpu:.2f}x", spread(all_cpu_runs)],
         ["direct insert per CPU-second", d_cpu, "1.00x", spread(d_cpu_runs)],
-        ["decode+convert only, per CPU-second (no I/O)", only, "", spread(only_runs)],
+        ["direct insert as columns per CPU-second", dc_cpu, f"{dc_cpu / d_cpu:.2f}x", spread(dc_cpu_runs)],
+        ["sink decode to columns only, per CPU-second", only, "", spread(only_runs)],
     ]))
     for label, r, d in (("wall, from start", total, d_wall), ("wall, from assignment", steady, d_wall),
                         ("per CPU-second of this process", sink_cpu, d_cpu)):
         ok = r / d >= TARGET_RATIO and r >= TARGET_RATE
         print(f"target sink >= {TARGET_RATIO}x direct and >= {TARGET_RATE:,} rows/s ({label}): "
               f"{'meets' if ok else 'BELOW'} ({r / d:.2f}x, {r:,.0f} rows/s)")
+    print(f"sink from assignment / direct insert as columns: {steady / dc_wall:.2f}x (wall); "
+          f"sink per CPU-second / direct as columns per CPU-second: {sink_cpu / dc_cpu:.2f}x")
 
 
 if __name__ == "__main__":

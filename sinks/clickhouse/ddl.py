@@ -9,9 +9,9 @@ from, which is also how the sink knows, after a restart, what it already wrote.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from operator import itemgetter
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from schemas import load_schema_json
 from streams.catalog import TopicSpec
@@ -42,12 +42,28 @@ def _ts(v: Any) -> Any:
     return v
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UNIT = {"timestamp-micros": timedelta(microseconds=1), "timestamp-millis": timedelta(milliseconds=1)}
+
+
+def _ticks(unit: timedelta) -> Callable[[Any], Any]:
+    # DateTime64 with the Avro field's precision takes the Avro long as is (clickhouse-connect
+    # writes int columns without a per-value conversion); a datetime (what the serde decodes) is
+    # turned back into that long exactly.
+    def ticks(v: Any) -> Any:
+        if v.__class__ is int or v is None:
+            return v
+        return ((v if v.tzinfo is not None else v.replace(tzinfo=timezone.utc)) - _EPOCH) // unit
+    return ticks
+
+
 def _hex(v: Any) -> Any:
     # Bytes are stored as hex text: exact, and readable in any SQL client.
     return v.hex() if isinstance(v, (bytes, bytearray)) else v
 
 
-def _ch_type(avro: Any) -> tuple[str, Callable[[Any], Any] | None]:
+def _ch_type(avro: Any, ticks: bool = False) -> tuple[str, Callable[[Any], Any] | None]:
+    """ClickHouse type and value conversion of an Avro type; ``ticks``: timestamps as DateTime64 ticks, not datetimes."""
     if isinstance(avro, str):
         if avro not in _PRIMITIVES:
             raise ValueError(f"named type reference {avro!r} must be resolved before mapping")
@@ -56,7 +72,7 @@ def _ch_type(avro: Any) -> tuple[str, Callable[[Any], Any] | None]:
         non_null = [t for t in avro if t != "null"]
         if len(non_null) != 1:
             raise ValueError(f"only ['null', T] unions are supported, got {avro}")
-        inner, conv = _ch_type(non_null[0])
+        inner, conv = _ch_type(non_null[0], ticks)
         if inner.startswith(("Array(", "Map(", "Tuple(")):
             return inner, conv  # ClickHouse cannot make these Nullable; null becomes empty
         if inner.startswith("LowCardinality("):
@@ -65,23 +81,23 @@ def _ch_type(avro: Any) -> tuple[str, Callable[[Any], Any] | None]:
     t = avro["type"]
     if t in _PRIMITIVES and "logicalType" in avro:
         if avro["logicalType"] == "timestamp-micros":
-            return "DateTime64(6, 'UTC')", _ts
+            return "DateTime64(6, 'UTC')", (_ticks(_UNIT["timestamp-micros"]) if ticks else _ts)
         if avro["logicalType"] == "timestamp-millis":
-            return "DateTime64(3, 'UTC')", _ts
+            return "DateTime64(3, 'UTC')", (_ticks(_UNIT["timestamp-millis"]) if ticks else _ts)
     if t in _PRIMITIVES:
-        return _ch_type(t)
+        return _ch_type(t, ticks)
     if t == "enum":
         return "LowCardinality(String)", None
     if t == "array":
-        inner, conv = _ch_type(avro["items"])
+        inner, conv = _ch_type(avro["items"], ticks)
         return f"Array({inner})", (None if conv is None else (lambda xs: [conv(x) for x in xs]))
     if t == "map":
-        inner, conv = _ch_type(avro["values"])
+        inner, conv = _ch_type(avro["values"], ticks)
         return f"Map(String, {inner})", (None if conv is None else (lambda m: {k: conv(x) for k, x in m.items()}))
     if t == "record":
         parts, convs = [], []
         for f in avro["fields"]:
-            ct, cv = _ch_type(f["type"])
+            ct, cv = _ch_type(f["type"], ticks)
             parts.append(f"{f['name']} {ct}")
             convs.append((f["name"], cv))
         names = [n for n, _ in convs]
@@ -111,12 +127,15 @@ def _resolve_named(schema: Any, named: dict[str, Any]) -> Any:
     return schema
 
 
-def columns_for_schema(schema_name: str) -> list[Column]:
-    """The data columns (in Avro field order) for an hbot schema."""
+def columns_for_schema(schema_name: str, ticks: bool = False) -> list[Column]:
+    """The data columns (in Avro field order) for an hbot schema.
+
+    ``ticks``: the conversions give timestamps as DateTime64 ticks (the Avro long) instead of datetimes.
+    """
     js = _resolve_named(load_schema_json(schema_name), {})
     cols = []
     for f in js["fields"]:
-        ct, conv = _ch_type(f["type"])
+        ct, conv = _ch_type(f["type"], ticks)
         cols.append(Column(f["name"], ct, conv))
     return cols
 
@@ -158,3 +177,24 @@ def row_converter(schema_name: str) -> tuple[list[str], Callable[[dict[str, Any]
                 row[i] = conv(row[i])
         return tuple(row)
     return names, convert
+
+
+def column_builder(schema_name: str) -> tuple[list[str], Callable[[Sequence[dict[str, Any]]], list[Sequence[Any]]]]:
+    """Column names (data only) and a function turning decoded Avro records into columns.
+
+    The columns are for ``client.insert(..., column_oriented=True)``, with timestamps as DateTime64
+    ticks: a record decoded without logical types (ints) and one decoded by the serde (datetimes)
+    give the same values.
+    """
+    cols = columns_for_schema(schema_name, ticks=True)
+    names = [c.name for c in cols]
+    pick = itemgetter(*names) if len(names) > 1 else (lambda rec: (rec[names[0]],))
+    plan = [(i, c.convert) for i, c in enumerate(cols) if c.convert is not None]
+
+    def build(records: Sequence[dict[str, Any]]) -> list[Sequence[Any]]:
+        # Transpose in C (itemgetter, zip), then Python only for the columns that need a conversion.
+        columns: list[Sequence[Any]] = list(zip(*map(pick, records))) if records else [() for _ in names]
+        for i, conv in plan:
+            columns[i] = [None if v is None else conv(v) for v in columns[i]]
+        return columns
+    return names, build

@@ -10,6 +10,11 @@ offsets are committed only after the insert succeeded. Idempotence has two layer
 - tables are ReplacingMergeTree on ``event_id``, so even a record produced twice collapses.
 ClickHouse unavailable: the batch is kept, consumption pauses, inserts are retried with backoff and
 the log says so; nothing is lost and no offset moves.
+
+Throughput: a batch is decoded at its flush, a whole topic at once (:mod:`sinks.clickhouse.columnar`),
+into columns inserted with ``column_oriented=True``; the insert runs in a worker thread while the
+next batch is consumed and decoded, and its offsets are committed, in batch order, only after it
+returned (:mod:`sinks.clickhouse.pipeline`).
 """
 
 from __future__ import annotations
@@ -21,9 +26,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Container, Iterable
 
+import numpy as np
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from sinks.clickhouse.ddl import row_converter
+from sinks.clickhouse.columnar import ColumnDecoder, Columns
+from sinks.clickhouse.ddl import columns_for_schema
+from sinks.clickhouse.decoding import SinkDecoder
+from sinks.clickhouse.pipeline import InsertPipeline, Offsets
 from sinks.clickhouse.migrations import migrate
 from streams.catalog import CATALOG, DLQ_TOPIC, SINK_TOPICS, TopicSpec
 from streams.dlq import DeadLetterQueue
@@ -119,7 +128,7 @@ class TableWriter:
     def __init__(self, client: Any, specs: Iterable[TopicSpec] = tuple(CATALOG[t] for t in SINK_TOPICS)) -> None:
         self._client = client
         self._specs = {s.name: s for s in specs}
-        self._conv = {name: row_converter(s.schema) for name, s in self._specs.items()}
+        self._names = {name: [c.name for c in columns_for_schema(s.schema)] for name, s in self._specs.items()}
         self._written: dict[tuple[str, int], int] = {}
 
     def last_rows(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, str]]:
@@ -156,24 +165,43 @@ class TableWriter:
         for tp in partitions:
             self._written.pop(tp, None)
 
-    def write(self, topic: str, records: list[tuple[int, int, dict[str, Any]]], stats: SinkStats) -> int:
-        """Insert ``(partition, offset, record)`` for one topic; returns rows written."""
-        names, convert = self._conv[topic]
-        rows = []
-        high: dict[int, int] = {}
-        for partition, offset, rec in records:
-            if offset <= self._written.get((topic, partition), -1):
-                stats.skipped_duplicates += 1
-                continue
-            rows.append((*convert(rec), topic, partition, offset))
-            high[partition] = max(high.get(partition, -1), offset)
-        if rows:
-            self._client.insert(self._specs[topic].table, rows, column_names=[*names, "_topic", "_partition", "_offset"])
-            desk_metrics().sink_rows(self._specs[topic].table, len(rows))
-        for p, o in high.items():
-            self._written[(topic, p)] = o
-        stats.rows[topic] += len(rows)
-        return len(rows)
+    def write(self, topic: str, cols: Columns, stats: SinkStats) -> int:
+        """Insert one topic's rows, minus offsets its table already holds; returns rows written."""
+        if not len(cols):
+            return 0
+        partitions, index = np.unique(cols.partitions, return_inverse=True)
+        floor = np.array([self._written.get((topic, int(p)), -1) for p in partitions], dtype=np.int64)
+        fresh = cols.offsets > floor[index]
+        if not fresh.all():
+            stats.skipped_duplicates += int((~fresh).sum())
+            cols = cols.take(fresh)
+            if not len(cols):
+                return 0
+        table = self._specs[topic].table
+        self._client.insert(table, [*cols.data, [topic] * len(cols), cols.partitions, cols.offsets],
+                            column_names=[*self._names[topic], "_topic", "_partition", "_offset"], column_oriented=True)
+        desk_metrics().sink_rows(table, len(cols))
+        for p in np.unique(cols.partitions).tolist():
+            self._written[(topic, p)] = int(cols.offsets[cols.partitions == p].max())
+        stats.rows[topic] += len(cols)
+        return len(cols)
+
+
+@dataclass
+class _Held:
+    """What the sink holds between flushes: records by topic, and the offsets to commit after them."""
+
+    messages: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))  # decoded at the flush
+    records: dict[str, list[tuple[int, int, dict[str, Any]]]] = field(default_factory=lambda: defaultdict(list))
+    offsets: Offsets = field(default_factory=dict)
+    count: int = 0
+
+    def clear(self) -> None:
+        """Forget everything held (it was handed on)."""
+        self.messages.clear()
+        self.records.clear()
+        self.offsets.clear()
+        self.count = 0
 
 
 class ClickHouseSink:
@@ -183,9 +211,11 @@ class ClickHouseSink:
                  dlq: DeadLetterQueue, batch_size: int = 20_000, flush_interval_s: float = 0.5,
                  topics: Iterable[str] | None = None, group: str = SINK_GROUP,
                  max_backoff_s: float = 30.0) -> None:
+        # fetch.queue.backoff.ms: once librdkafka holds queued.min.messages (100k) it pauses fetching
+        # for this long (default 1 s); the sink drains 100k records in well under that, then stalled.
         self._conf = {**kafka_conf, "group.id": group, "enable.auto.commit": False, "auto.offset.reset": "earliest",
                       "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "fetch.wait.max.ms": 100,
-                      "partition.assignment.strategy": "cooperative-sticky"}
+                      "fetch.queue.backoff.ms": 20, "partition.assignment.strategy": "cooperative-sticky"}
         self._group = group
         self._client_factory = client_factory
         self._serde = serde
@@ -193,6 +223,8 @@ class ClickHouseSink:
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_s
         self._topics = list(topics) if topics is not None else list(SINK_TOPICS)
+        self._decoder = SinkDecoder(serde, (CATALOG[t].schema for t in self._topics if t in CATALOG))
+        self._column_decoders: dict[str, ColumnDecoder] = {}
         self._max_backoff_s = max_backoff_s
         self.stats = SinkStats()
         self.ready = threading.Event()
@@ -203,6 +235,7 @@ class ClickHouseSink:
         self._kafka_conf = kafka_conf
         self._consumer: Consumer | None = None
         self._committed: dict[tuple[str, int], int] = {}
+        self._consumer_thread: threading.Thread | None = None
 
     # -- ClickHouse, with retry -------------------------------------------------
     def _with_retry(self, what: str, fn: Callable[[], Any], stop: threading.Event, table: str | None = None) -> Any:
@@ -234,8 +267,13 @@ class ClickHouseSink:
         """Consume and write until ``stop`` is set; flushes and commits what it holds before returning."""
         consumer = self._consumer = Consumer(self._conf)
         assigned = self._assigned
+        self._consumer_thread = threading.current_thread()
+        # A long insert (ClickHouse down) blocks this thread at the next flush: report the lag meanwhile.
+        pipeline = InsertPipeline(lambda offsets: self._commit(consumer, offsets), self._report_lag)
+        held = _Held()
 
         def on_assign(c: Consumer, parts: list[TopicPartition]) -> None:
+            pipeline.drain()  # the ClickHouse client is used by one thread at a time
             tps = [(p.topic, p.partition) for p in parts]
             assigned.update(tps)
             try:  # the lag's starting points; without them the lag shows from the first commit on
@@ -248,7 +286,7 @@ class ClickHouseSink:
             self.ready.set()
 
         def on_revoke(c: Consumer, parts: list[TopicPartition]) -> None:
-            self._flush(consumer, buffer, pending, stop)
+            self._flush(pipeline, held, stop, wait=True)
             tps = [(p.topic, p.partition) for p in parts]
             assigned.difference_update(tps)
             self._foreign.difference_update(tps)
@@ -257,66 +295,59 @@ class ClickHouseSink:
             if self._writer is not None:
                 self._writer.forget(tps)
 
-        buffer: dict[str, list[tuple[int, int, dict[str, Any]]]] = defaultdict(list)
-        pending: dict[tuple[str, int], int] = {}
         desk_metrics().declare_tables(CATALOG[t].table for t in self._topics if t in CATALOG)
         desk_metrics().declare_dlq((t for t in self._topics if t != DLQ_TOPIC), self._dlq.processor)
         self._with_retry("connecting", lambda: None, stop)
         consumer.subscribe(self._topics, on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
         log.info("sink joining consumer group %s for %d topics (the first join can take a few seconds)", self._group, len(self._topics))
         last_flush = time.monotonic()  # wall-clock ok: batching timer of an I/O adapter, not a core
-        held = 0
         try:
             while not stop.is_set():
                 msgs = consumer.consume(min(self._batch_size, 10_000), timeout=0.1)
-                traced = _spans_recorded()  # per batch: tracing may be set up after the sink started
-                for m in msgs:
-                    err = m.error()
-                    if err is not None:
-                        if err.code() != KafkaError._PARTITION_EOF:
-                            log.warning("consumer error: %s", err)
-                        continue
-                    self._accept(m, buffer, traced)
-                    pending[(m.topic(), m.partition())] = m.offset() + 1
-                    held += 1
-                if held >= self._batch_size or (held and time.monotonic() - last_flush >= self._flush_interval_s):  # wall-clock ok
-                    self._flush(consumer, buffer, pending, stop)
-                    held = 0
+                self._accept_all(msgs, held, _spans_recorded())  # per batch: tracing may be set up after the sink started
+                # An empty poll (0.1 s without a record) means the sink has caught up: holding the
+                # batch longer would only delay it. Under a trickle, the interval bounds the delay.
+                if held.count and (held.count >= self._batch_size or not msgs
+                                   or time.monotonic() - last_flush >= self._flush_interval_s):  # wall-clock ok
+                    self._flush(pipeline, held, stop)
                     last_flush = time.monotonic()  # wall-clock ok: batching timer of an I/O adapter, not a core
+                else:
+                    pipeline.drain(block=False)  # commit the batch in flight as soon as it is in, not at the next flush
         finally:
             try:
-                if held:
-                    self._flush(consumer, buffer, pending, stop)
+                self._flush(pipeline, held, stop, wait=True)
             finally:
+                pipeline.close()
                 self._consumer = None
                 consumer.close()
 
-    def _accept(self, m: Any, buffer: dict[str, list[tuple[int, int, dict[str, Any]]]], traced: bool = True) -> None:
-        topic = m.topic()
-        spec = CATALOG.get(topic)
-        if not traced:
-            # No tracer installed: a per-record span would record nothing and costs about as much as
-            # the Avro decode. Its one effect, carrying the producer's trace context into what is
-            # produced inside it, only matters for a dead letter, which still gets the span.
-            if spec is None:
-                return
-            try:
-                rec = self._serde.decode(m.value(), spec.schema, topic)
-            except DecodeError as exc:
-                with consume_span(topic, m.partition(), m.offset(), m.headers(), self._group):
-                    self._dead_letter(m, topic, exc)
-                return
-            buffer[topic].append((m.partition(), m.offset(), rec))
+    def _accept_all(self, msgs: list[Any], held: _Held, traced: bool) -> None:
+        """Take ``msgs`` into ``held``; with a tracer, each is decoded inside its consume span right away."""
+        for m in msgs:
+            err = m.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error: %s", err)
+                continue
+            topic, partition, offset = m.topic(), m.partition(), m.offset()
+            if topic in CATALOG:
+                if traced:
+                    with consume_span(topic, partition, offset, m.headers(), self._group):
+                        self._accept_traced(m, topic, held)
+                else:
+                    # No tracer installed: a per-record span would record nothing and cost about as much as
+                    # the decode. The batch is decoded at the flush; a dead letter still gets its span.
+                    held.messages[topic].append(m)
+            held.offsets[(topic, partition)] = offset + 1
+            held.count += 1
+
+    def _accept_traced(self, m: Any, topic: str, held: _Held) -> None:
+        try:
+            rec = self._decoder.decode(m.value(), CATALOG[topic].schema, topic)
+        except DecodeError as exc:
+            self._dead_letter(m, topic, exc)
             return
-        with consume_span(topic, m.partition(), m.offset(), m.headers(), self._group):
-            if spec is None:
-                return
-            try:
-                rec = self._serde.decode(m.value(), spec.schema, topic)
-            except DecodeError as exc:
-                self._dead_letter(m, topic, exc)
-                return
-            buffer[topic].append((m.partition(), m.offset(), rec))
+        held.records[topic].append((m.partition(), m.offset(), rec))
 
     def _dead_letter(self, m: Any, topic: str, exc: DecodeError) -> None:
         self.stats.dead_letters += 1
@@ -325,31 +356,64 @@ class ClickHouseSink:
             return
         self._dlq.send(topic, m.partition(), m.offset(), m.key(), m.value(), exc.kind, exc.reason, m.headers())
 
-    def _flush(self, consumer: Consumer, buffer: dict[str, list[tuple[int, int, dict[str, Any]]]],
-               pending: dict[tuple[str, int], int], stop: threading.Event) -> None:
-        if not pending:
-            return
-        for topic in list(buffer):
-            records = buffer[topic]
-            if records:
-                self._with_retry(f"insert into {CATALOG[topic].table}",
-                                 lambda: self._writer.write(topic, records, self.stats), stop, CATALOG[topic].table)  # type: ignore[union-attr]
-        buffer.clear()
+    def _dead_letter_in_span(self, m: Any, topic: str, exc: DecodeError) -> None:
+        # The span carries the producer's trace context into the dead letter.
+        with consume_span(topic, m.partition(), m.offset(), m.headers(), self._group):
+            self._dead_letter(m, topic, exc)
+
+    def _column_decoder(self, topic: str) -> ColumnDecoder:
+        found = self._column_decoders.get(topic)
+        if found is None:
+            found = self._column_decoders[topic] = ColumnDecoder(CATALOG[topic].schema, self._decoder)
+        return found
+
+    def _columns(self, held: _Held) -> dict[str, Columns]:
+        """Each topic's held records as columns; what does not decode is dead-lettered here."""
+        out: dict[str, Columns] = {}
+        for topic in {*held.messages, *held.records}:
+            decoder = self._column_decoder(topic)
+            dead = (lambda m, exc, t=topic: self._dead_letter_in_span(m, t, exc))
+            parts = [decoder.decode(topic, held.messages.get(topic, []), dead)]
+            if held.records.get(topic):
+                partitions, offsets, records = zip(*held.records[topic])
+                parts.append(decoder.from_records(partitions, offsets, records))
+            cols = Columns.join(parts)
+            if len(cols):
+                out[topic] = cols
+        return out
+
+    def _flush(self, pipeline: InsertPipeline, held: _Held, stop: threading.Event, wait: bool = False) -> None:
+        """Decode what ``held`` holds and hand it to the insert pipeline; ``wait``: also until it is committed."""
+        if held.offsets:
+            batch = self._columns(held)
+            offsets = dict(held.offsets)
+            held.clear()
+            pipeline.submit(lambda: self._insert(batch, stop), offsets)
+        if wait:
+            pipeline.drain()
+
+    def _insert(self, batch: dict[str, Columns], stop: threading.Event) -> None:
+        # Runs in the pipeline's thread, the only one using the ClickHouse client meanwhile.
+        for topic, cols in batch.items():
+            table = CATALOG[topic].table
+            self._with_retry(f"insert into {table}",
+                             lambda t=topic, c=cols: self._writer.write(t, c, self.stats), stop, table)  # type: ignore[union-attr]
+
+    def _commit(self, consumer: Consumer, offsets: Offsets) -> None:
         # Dead letters must be durable before the offsets of their sources move on.
         self._dlq.flush()
-        offsets = [TopicPartition(t, p, o) for (t, p), o in pending.items()]
-        consumer.commit(offsets=offsets, asynchronous=False)
-        self._committed.update(pending)
-        pending.clear()
+        consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
+        self._committed.update(offsets)
         self.stats.batches += 1
         self._report_lag()
 
     def _report_lag(self) -> None:
         """``hbot_consumer_lag{group, topic}``: records on the broker not yet committed, i.e. not yet in ClickHouse.
 
-        High watermarks come from the consumer's last fetch responses (no broker round trip).
+        High watermarks come from the consumer's last fetch responses (no broker round trip). Only the
+        consumer's own thread asks it: a call from the insert thread while ``consume()`` runs can hang.
         """
-        if self._consumer is None:
+        if self._consumer is None or threading.current_thread() is not self._consumer_thread:
             return
         lags: dict[str, int] = {}
         for (topic, partition), done in list(self._committed.items()):
