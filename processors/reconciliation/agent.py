@@ -59,6 +59,7 @@ async def reconcile_once(ledger_of: Callable[[str], Any], setups: list[InstanceS
             continue
         rec = rec_core.compare(now_us, inv.position_base, inv.balance_quote, source="live")  # type: ignore[attr-defined]
         await send(rec)
+        desk_metrics().event_out(RECONCILIATION_TOPIC)  # published outside the desk glue, so counted here
         desk_metrics().reconciliation_drift(s.id, s.market, rec["drift_pct"])
         if rec["status"] != "ok":
             log.warning("reconciliation %s: %s drift %.6g base (%.2f %%): exchange %.6g, fills %.6g", s.id, rec["status"],

@@ -81,3 +81,22 @@ def test_when_this_worker_does_not_hold_the_ledger_yet_then_the_instance_is_not_
 
     assert _round(fake, None) == []
     assert fake.requests_to("/api/v2/mix/position/all-position") == []
+
+
+def test_when_a_round_publishes_then_hbot_events_out_counts_each_record(account: tuple[FakeBitget, Reconciler]) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from streams.metrics import DeskMetrics, use_metrics
+
+    reader = InMemoryMetricReader()
+    previous = use_metrics(DeskMetrics(MeterProvider(metric_readers=[reader])))
+    try:
+        _round(*account)
+        _round(*account)
+    finally:
+        use_metrics(previous)
+    data = reader.get_metrics_data()
+    counted = [p.value for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics if m.name == "hbot.events"
+               for p in m.data.data_points if dict(p.attributes or {}) == {"topic": "hb.reconciliation.v1", "direction": "out"}]
+    assert counted == [2]
