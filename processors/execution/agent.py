@@ -33,21 +33,29 @@ def _wall_us() -> int:
     return time.time_ns() // 1000
 
 
-def live_builders(setups: list[InstanceSetup], key: Any, exchanges: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def live_configs(setups: list[InstanceSetup]) -> dict[str, Any]:
+    """Each live instance's ``LiveVenueConfig``; raises ``ConfigError`` naming the YAML path of a bad setting."""
+    from processors.execution.live import live_venue_config
+
+    for s in setups:
+        if s.instance.exchange == "synthetic":
+            raise ConfigError(f"instances[{s.id}].execution is 'live' on the synthetic exchange; set execution: paper")
+    return {s.id: live_venue_config(s.instance) for s in setups}
+
+
+def live_builders(setups: list[InstanceSetup], configs: Mapping[str, Any], key: Any) -> dict[str, Any]:
     """A restore function per live instance: ``build(snap) -> LiveExecutionProcessor`` over one ccxt exchange object.
 
     The exchange objects are made here, once (no request is sent): a bad config fails the worker's
-    start, not its first order. ``exchanges`` replaces them (tests point them at a fake exchange).
+    start, not its first order.
     """
-    from processors.execution.live import CcxtVenue, build_exchange, live_venue_config
+    from processors.execution.live import CcxtVenue, build_exchange
     from processors.execution.live.processor import LiveExecutionProcessor
 
     out: dict[str, Any] = {}
     for s in setups:
-        if s.instance.exchange == "synthetic":
-            raise ConfigError(f"instances[{s.id}].execution is 'live' on the synthetic exchange; set execution: paper")
-        cfg = live_venue_config(s.instance)
-        ex = exchanges[s.id] if exchanges is not None else build_exchange(cfg, key)
+        cfg = configs[s.id]
+        ex = build_exchange(cfg, key)
 
         def build(snap: Mapping[str, Any] | None, s: InstanceSetup = s, cfg: Any = cfg, ex: Any = ex) -> LiveExecutionProcessor:
             venue = (CcxtVenue.restore(snap, ex, cfg, s.id, s.market, key=key) if snap
@@ -58,21 +66,21 @@ def live_builders(setups: list[InstanceSetup], key: Any, exchanges: Mapping[str,
     return out
 
 
-def register(app: faust.App, rt: Runtime, exchanges: Mapping[str, Any] | None = None) -> None:
+def register(app: faust.App, rt: Runtime) -> None:
     """Add the execution agent (and, with live instances, its exchange poll timer)."""
     live = [s for s in rt.instances if s.instance.execution == "live"]
     live_build: dict[str, Any] = {}
     poll_s: float | None = None
     if live:
         from processors.execution.keys import load_key_for_worker
-        from processors.execution.live import live_venue_config
 
+        configs = live_configs(live)  # the settings first: they are the user's fix, the key is the operator's
         try:
             key = load_key_for_worker("execution")
         except ConfigError as exc:
             raise ConfigError(f"instances {[s.id for s in live]} trade live, which needs the trade key: {exc}") from None
-        live_build = live_builders(live, key, exchanges)
-        poll_s = min(live_venue_config(s.instance).poll_interval_s for s in live)
+        live_build = live_builders(live, configs, key)
+        poll_s = min(c.poll_interval_s for c in configs.values())
         log.info("execution: %d live instance(s) %s through ccxt with the %s key", len(live), [s.id for s in live], key.role)
 
     def build(setup: InstanceSetup, snap: Mapping[str, Any] | None) -> DeskProcessor:

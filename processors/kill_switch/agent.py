@@ -76,16 +76,18 @@ def _builder(rt: Runtime) -> tuple[Any, float | None]:
     live = [s for s in rt.instances if s.instance.execution == "live"]
     hands: dict[str, Callable[[], ExchangeHand]] = {}
     if live:
+        from processors.execution.agent import live_configs
         from processors.execution.keys import load_key_for_worker
-        from processors.execution.live import CcxtVenue, build_exchange, live_venue_config
+        from processors.execution.live import CcxtVenue, build_exchange
 
+        configs = live_configs(live)
         try:
             key = load_key_for_worker("kill_switch")
         except ConfigError as exc:
             raise ConfigError(f"instances {[s.id for s in live]} trade live and the kill switch cancels them with its own key, "
                               f"but: {exc}") from None
         for s in live:
-            cfg = live_venue_config(s.instance).model_copy(update={"cancel_all_scope": "symbol"})
+            cfg = configs[s.id].model_copy(update={"cancel_all_scope": "symbol"})
             ex = build_exchange(cfg, key)
             hands[s.id] = lambda s=s, cfg=cfg, ex=ex: ExchangeHand(CcxtVenue(ex, cfg, s.id, s.market, key=key),
                                                                    s.kill_switch.actor, _wall_us)
