@@ -24,12 +24,16 @@ class TopicRecords:
         self.consumer.assign([tp for t in topics for tp in log_ends(conf, t)])
         self.by_topic: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
 
-    def mine(self, topic: str, instance: str) -> list[dict[str, Any]]:
-        """``instance``'s records of ``topic`` read so far (reads what has arrived first)."""
+    def all(self, topic: str) -> list[dict[str, Any]]:
+        """Every record of ``topic`` read so far (reads what has arrived first)."""
         while (msg := self.consumer.poll(0.05)) is not None:
             if not msg.error():
                 self.by_topic[msg.topic()].append(_SERDE.decode(msg.value(), topic=msg.topic()))
-        return [r for r in self.by_topic[topic] if r.get("instance_id") == instance]
+        return self.by_topic[topic]
+
+    def mine(self, topic: str, instance: str) -> list[dict[str, Any]]:
+        """``instance``'s records of ``topic`` read so far."""
+        return [r for r in self.all(topic) if r.get("instance_id") == instance]
 
 
 def until(conf: dict[str, Any], pred: Callable[[], Any], what: str, worker: WorkerProcess, timeout: float = 90) -> Any:

@@ -104,9 +104,13 @@ def _register_synthetic(app: faust.App, rt: Runtime) -> None:
     from processors.market_data.synthetic import SyntheticMarket, SyntheticMarketConfig
 
     s = rt.settings
-    market = SyntheticMarket(SyntheticMarketConfig(seed=s.market_seed))
+    # The market of every instance on the synthetic exchange (the default one when none is), each
+    # with its own seed (market_seed + its rank), so two synthetic instances do not trade one path.
+    keys = sorted({i.market for i in rt.instances if i.instance.exchange == "synthetic"})
+    markets = [SyntheticMarket(SyntheticMarketConfig(seed=s.market_seed + n, market=m)) for n, m in enumerate(keys)] \
+        or [SyntheticMarket(SyntheticMarketConfig(seed=s.market_seed))]
 
-    def endless() -> Iterable[tuple[str, dict[str, Any]]]:
+    def endless(market: SyntheticMarket) -> Iterable[tuple[str, dict[str, Any]]]:
         while True:  # a day at a time: the generator keeps its own state across calls
             yield from market.iter_span(86_400_000_000)
 
@@ -114,12 +118,14 @@ def _register_synthetic(app: faust.App, rt: Runtime) -> None:
         _stop = threading.Event()
 
         async def on_start(self) -> None:
-            threading.Thread(target=self._run, name="synthetic-market", daemon=True).start()
+            for m in markets:
+                threading.Thread(target=self._run, args=(m,), name="synthetic-market", daemon=True).start()
 
-        def _run(self) -> None:
-            log.info("publishing the synthetic market (seed %d) at x%s", s.market_seed, s.market_speed or "max")
+        def _run(self, market: SyntheticMarket) -> None:
+            log.info("publishing the synthetic market %s (seed %d) at x%s", market.config.market, market.config.seed,
+                     s.market_speed or "max")
             producer = EventProducer(rt.kafka_conf, rt.serde)
-            publish_market(producer, endless(), s.market_speed, self._stop)
+            publish_market(producer, endless(market), s.market_speed, self._stop)
 
         async def on_stop(self) -> None:
             self._stop.set()
