@@ -46,3 +46,13 @@ def commit_offsets(kafka_conf: dict[str, Any], group: str, offsets: list[TopicPa
         c.commit(offsets=offsets, asynchronous=False)
     finally:
         c.close()
+
+
+def committed_at_least(kafka_conf: dict[str, Any], group: str, ends: list[TopicPartition]) -> bool:
+    """``group`` has committed at least ``ends`` (a desk worker acks only what its checkpoints cover)."""
+    c = Consumer({**kafka_conf, "group.id": group, "enable.auto.commit": False})
+    try:
+        got = {(tp.topic, tp.partition): tp.offset for tp in c.committed(ends, timeout=10)}
+    finally:
+        c.close()
+    return all(got.get((tp.topic, tp.partition), -1) >= tp.offset for tp in ends)

@@ -33,16 +33,6 @@ def _wall_us() -> int:
     return time.time_ns() // 1000
 
 
-def live_configs(setups: list[InstanceSetup]) -> dict[str, Any]:
-    """Each live instance's ``LiveVenueConfig``; raises ``ConfigError`` naming the YAML path of a bad setting."""
-    from processors.execution.live import live_venue_config
-
-    for s in setups:
-        if s.instance.exchange == "synthetic":
-            raise ConfigError(f"instances[{s.id}].execution is 'live' on the synthetic exchange; set execution: paper")
-    return {s.id: live_venue_config(s.instance) for s in setups}
-
-
 def live_builders(setups: list[InstanceSetup], configs: Mapping[str, Any], key: Any) -> dict[str, Any]:
     """A restore function per live instance: ``build(snap) -> LiveExecutionProcessor`` over one ccxt exchange object.
 
@@ -73,6 +63,7 @@ def register(app: faust.App, rt: Runtime) -> None:
     poll_s: float | None = None
     if live:
         from processors.execution.keys import load_key_for_worker
+        from processors.execution.live.config import live_configs
 
         configs = live_configs(live)  # the settings first: they are the user's fix, the key is the operator's
         try:

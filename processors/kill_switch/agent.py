@@ -76,9 +76,9 @@ def _builder(rt: Runtime) -> tuple[Any, float | None]:
     live = [s for s in rt.instances if s.instance.execution == "live"]
     hands: dict[str, Callable[[], ExchangeHand]] = {}
     if live:
-        from processors.execution.agent import live_configs
         from processors.execution.keys import load_key_for_worker
         from processors.execution.live import CcxtVenue, build_exchange
+        from processors.execution.live.config import live_configs
 
         configs = live_configs(live)
         try:

@@ -10,6 +10,7 @@ from processors.config import FrozenConfig
 
 if TYPE_CHECKING:
     from hbot.settings import InstanceConfig
+    from processors.instance import InstanceSetup
 
 
 class RetryPolicy(BaseModel):
@@ -90,3 +91,13 @@ def live_venue_config(inst: "InstanceConfig") -> LiveVenueConfig:
                                                "market_type": inst.market_type})
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, prefix=f"{where}.", source="the instances file")) from None
+
+
+def live_configs(setups: "list[InstanceSetup]") -> dict[str, LiveVenueConfig]:
+    """Each live instance's config by instance id; raises ``ConfigError`` naming the YAML path of a bad setting."""
+    from hbot.settings import ConfigError
+
+    for s in setups:
+        if s.instance.exchange == "synthetic":
+            raise ConfigError(f"instances[{s.id}].execution is 'live' on the synthetic exchange; set execution: paper")
+    return {s.id: live_venue_config(s.instance) for s in setups}

@@ -41,7 +41,7 @@ from processors.clock import to_micros
 from streams.catalog import CATALOG, SEQUENCED_TOPIC
 from streams.producer import EventProducer
 from streams.serde import SingleObjectSerde
-from tests.kafka_offsets import commit_at_end, log_ends
+from tests.kafka_offsets import commit_at_end, committed_at_least, log_ends
 from tests.samples import sample
 from tests.tansu_tails import keys_covering_the_sequenced_log, nudge, wait_nudging
 
@@ -338,12 +338,7 @@ class BreachDesk:
 
     def committed_to(self, ends: list[TopicPartition]) -> bool:
         """The worker's group has committed at least ``ends`` (it acks only what its checkpoints cover)."""
-        c = Consumer({**self.conf, "group.id": self.group, "enable.auto.commit": False})
-        try:
-            got = {(tp.topic, tp.partition): tp.offset for tp in c.committed(ends, timeout=10)}
-        finally:
-            c.close()
-        return all(got.get((tp.topic, tp.partition), -1) >= tp.offset for tp in ends)
+        return committed_at_least(self.conf, self.group, ends)
 
     def stop(self) -> None:
         self.worker.stop()

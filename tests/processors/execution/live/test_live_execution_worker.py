@@ -22,9 +22,10 @@ from typing import Any
 import pytest
 from hbot.worker import app_id_for
 from hbot.worker_process import start_worker
+from streams.catalog import SEQUENCED_TOPIC
 from streams.producer import EventProducer
 from streams.serde import SingleObjectSerde
-from tests.kafka_offsets import commit_at_end
+from tests.kafka_offsets import commit_at_end, committed_at_least, log_ends
 from tests.processors.execution.live.fake_bitget import FAKE_API_KEY, FAKE_PASSPHRASE, FAKE_SECRET, FakeBitget
 from tests.processors.execution.live.fake_bitget_http import FakeBitgetHttp
 from tests.samples import sample
@@ -109,7 +110,11 @@ def test_when_an_instance_executes_live_then_orphans_go_orders_and_fills_flow_an
             until(kafka_conf, lambda: [u for u in records.mine("hb.order_update.v1", instance)
                                         if u["client_order_id"] == "c1" and u["status"] == "PARTIALLY_FILLED"], "c1 partially filled", worker)
 
-            # 3. Killed after the exchange placed c2, before the worker saw the answer.
+            # 3. Killed after the exchange placed c2, before the worker saw the answer. First the worker
+            # commits what it has applied (c1), so the restart re-reads c2's command only.
+            ends = log_ends(kafka_conf, SEQUENCED_TOPIC)
+            until(kafka_conf, lambda: committed_at_least(kafka_conf, app_id_for(tuple(roles.split(",")), f"x{unique}trade"), ends),
+                  "the worker to commit c1", worker)
             release = server.hold(PLACE_PATH, "c2")
             producer.send("hb.order.v1", _place(instance, "c2", 94_000.0, 2))
             producer.flush()
